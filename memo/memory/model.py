@@ -1,0 +1,162 @@
+"""Asking a memory: batched greedy answers in the training prompt format, with optional citations."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from .artifact import EMBEDDINGS, REFLECTIONS, read_manifest, reflection_text, verify_artifact
+from .prompt import end_of_turn, format_prompt, is_abstention
+from .store import resolve_artifact
+
+
+@dataclass
+class Citation:
+    """A training reflection close to a question and its answer, and the documents it came from."""
+
+    doc_id: str | None
+    chunk_ids: list[str]
+    question: str
+    answer: str
+    score: float
+
+
+@dataclass
+class MemoryAnswer:
+    question: str
+    answer: str
+    abstained: bool
+    citations: list[Citation] = field(default_factory=list)
+
+
+def generate_answers(
+    model, tokenizer, questions: Sequence[str], *, batch_size: int = 16, max_new_tokens: int = 128,
+    synced_gpus: bool = False,
+) -> list[str]:
+    """Greedy answers in the memory prompt format; the one generation routine for training evals and ask()."""
+    import torch
+
+    stop_ids = {tokenizer.eos_token_id}
+    eot = tokenizer(end_of_turn(tokenizer), add_special_tokens=False)["input_ids"]
+    if len(eot) == 1:
+        stop_ids.add(eot[0])
+    tokenizer.padding_side = "left"
+    order = sorted(range(len(questions)), key=lambda i: len(questions[i]))
+    out = [""] * len(questions)
+    device = next(model.parameters()).device
+    for start in range(0, len(order), batch_size):
+        idx = order[start : start + batch_size]
+        enc = tokenizer([format_prompt(tokenizer, questions[i]) for i in idx], return_tensors="pt", padding=True,
+                        add_special_tokens=False).to(device)
+        with torch.inference_mode():
+            gen = model.generate(**enc, max_new_tokens=max_new_tokens, do_sample=False, temperature=None, top_p=None,
+                                 top_k=None, pad_token_id=tokenizer.pad_token_id, eos_token_id=sorted(stop_ids),
+                                 synced_gpus=synced_gpus)
+        for row, i in zip(gen[:, enc["input_ids"].shape[1] :], idx):
+            out[i] = tokenizer.decode(row, skip_special_tokens=True).strip()
+    return out
+
+
+class MemoryModel:
+    """A trained memory, ready to answer. Load with `MemoryModel.load(path)` (a store or a version directory)."""
+
+    def __init__(self, path: Path, model, tokenizer, manifest: dict):
+        self.path = path
+        self.model = model
+        self.tokenizer = tokenizer
+        self.manifest = manifest
+        self._reflections: list[dict] | None = None
+        self._embeddings: np.ndarray | None = None
+
+    @classmethod
+    def load(cls, path: str | Path, *, verify: bool = True, device: str | None = None) -> "MemoryModel":
+        """Load a memory; with `verify` every file is checked against the manifest's hashes first."""
+        import torch
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+
+        artifact = resolve_artifact(path)
+        manifest = verify_artifact(artifact) if verify else read_manifest(artifact)
+        device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+        dtype = torch.bfloat16 if device.startswith("cuda") else torch.float32
+        tokenizer = AutoTokenizer.from_pretrained(artifact)
+        if tokenizer.pad_token is None:
+            tokenizer.pad_token = tokenizer.eos_token
+        if manifest["kind"] == "lora":
+            from peft import PeftModel
+
+            base_path = Path(manifest["base"]["path"])
+            if not (base_path / "config.json").is_file():
+                from .train import resolve_base
+
+                base_path = resolve_base(manifest["base"]["spec"])
+            base = AutoModelForCausalLM.from_pretrained(base_path, dtype=dtype)
+            model = PeftModel.from_pretrained(base, artifact)
+        else:
+            model = AutoModelForCausalLM.from_pretrained(artifact, dtype=dtype)
+        return cls(artifact, model.to(device).eval(), tokenizer, manifest)
+
+    def ask(
+        self, questions: Sequence[str], *, citations: bool = False, top_k: int = 3, max_new_tokens: int = 128,
+        batch_size: int = 16,
+    ) -> list[MemoryAnswer]:
+        """Answer each question from the memory's weights alone (greedy), flagging "I don't know." answers.
+
+        With `citations`, each answer lists the source documents of the `top_k` training reflections nearest
+        to the question and answer together: where the answer most likely comes from.
+        """
+        answers = generate_answers(self.model, self.tokenizer, list(questions), batch_size=batch_size,
+                                   max_new_tokens=max_new_tokens)
+        results = [MemoryAnswer(q, a, is_abstention(a)) for q, a in zip(questions, answers)]
+        if citations:
+            for result, cites in zip(results, self.cite([f"{r.question} {r.answer}" for r in results], top_k)):
+                result.citations = [] if result.abstained else cites
+        return results
+
+    def cite(self, texts: Sequence[str], top_k: int = 3) -> list[list[Citation]]:
+        """The `top_k` nearest training reflections of each text, one Citation per source document."""
+        from ..embed import embed
+
+        rows, matrix = self._citation_index()
+        if not rows:
+            return [[] for _ in texts]
+        scores = embed(list(texts), name=self.manifest["citations"]["embedder"]) @ matrix.T
+        out = []
+        for row_scores in scores:
+            cites = []
+            for j in np.argsort(-row_scores)[:top_k]:
+                r = rows[j]
+                for doc in r.get("doc_ids") or [None]:
+                    cites.append(Citation(doc, list(r.get("chunk_ids", [])), r["question"], r["answer"],
+                                          float(row_scores[j])))
+            out.append(cites)
+        return out
+
+    def _citation_index(self) -> tuple[list[dict], np.ndarray]:
+        if self._reflections is None:
+            lines = (self.path / REFLECTIONS).read_text(encoding="utf-8").splitlines()
+            self._reflections = [json.loads(line) for line in lines if line.strip()]
+            file = self.path / EMBEDDINGS
+            if file.is_file():
+                self._embeddings = np.load(file)
+            else:  # an artifact written without embeddings: compute them once
+                from ..embed import embed
+
+                self._embeddings = embed([reflection_text(r) for r in self._reflections])
+        return self._reflections, self._embeddings
+
+    def export_merged(self, output: str | Path) -> Path:
+        """Write a LoRA memory as merged full weights (a plain HF model dir with the same prompt format)."""
+        if self.manifest["kind"] != "lora":
+            raise ValueError(f"{self.path} is already a full memory; copy the directory instead")
+        out = Path(output)
+        from ..paths import atomic_dir
+
+        self.model = self.model.merge_and_unload()  # same answers; the adapter is folded into the weights
+        with atomic_dir(out) as tmp:
+            self.model.save_pretrained(tmp, safe_serialization=True)
+            self.tokenizer.save_pretrained(tmp)
+        return out

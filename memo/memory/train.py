@@ -1,0 +1,485 @@
+"""Turn question/answer pairs into a memory: supervised fine-tuning with loss on the answer tokens only.
+
+A small readable loop on accelerate rather than a trainer framework, because the speed levers that matter on a
+CPU (no padding waste, logits only where the loss is, frozen tied embeddings, recall-based early stopping)
+need control over the step itself. The same code runs single-process on a CPU in fp32 and under
+`accelerate launch` (DDP, FSDP, DeepSpeed) on GPUs in bf16 with gradient checkpointing.
+
+Each epoch ends with a recall check on a sample of the training pairs (and their held-out paraphrases); the
+best epoch is kept and training stops once recall reaches the target or stops improving. Checkpoints (every
+`checkpoint_every` optimizer steps, and after each epoch) let a killed run resume where it stopped and finish
+with the same number of optimizer steps.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+import random
+import re
+import shutil
+import time
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Literal, Sequence
+
+from ..paths import atomic_write_json
+from .data import Dataset, Pair, load_dataset
+from .prompt import ABSTAIN, encode_example, memory_chat_template
+
+Method = Literal["full", "lora"]
+Schedule = Literal["constant", "linear", "cosine"]
+
+
+@dataclass
+class TrainConfig:
+    """How a memory is trained. Defaults are the fastest recipe measured in bench/train_speed.py."""
+
+    method: Method = "full"
+    max_epochs: int = 8
+    lr: float | None = None  # None: 2e-4 for full, 1e-3 for LoRA
+    schedule: Schedule = "linear"
+    warmup_ratio: float = 0.05
+    weight_decay: float = 0.01
+    grad_clip: float = 1.0
+    batch_size: int = 8  # pairs per device per optimizer step (before accumulation)
+    grad_accum: int = 1
+    freeze_embeddings: bool = True  # tied input/output embeddings: a quarter of the small model's weights
+    lora_r: int = 16
+    lora_alpha: int = 32
+    lora_dropout: float = 0.05
+    merge_lora: bool = False  # save merged full weights instead of an adapter
+    eval_size: int = 64  # training pairs whose recall is measured after each epoch
+    target_recall: float = 1.0  # stop as soon as the eval sample reaches this recall
+    patience: int = 2  # ... or after this many epochs without improvement
+    abstention_ratio: float = 0.1  # synthesise "I don't know." pairs up to this share when the data has fewer
+    max_length: int = 1024  # longer pairs are dropped (counted in the manifest)
+    checkpoint_every: int = 0  # optimizer steps between mid-epoch checkpoints; 0: only at epoch ends
+    gradient_checkpointing: bool | None = None  # None: on GPU only
+    threads: int | None = None  # CPU threads for torch; None: torch's default (one per core)
+    seed: int = 0
+
+    def learning_rate(self) -> float:
+        return self.lr if self.lr is not None else (1e-3 if self.method == "lora" else 2e-4)
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "TrainConfig":
+        """Read a recipe back (e.g. from a memory's manifest); unknown keys are an error, missing ones default."""
+        known = {f.name for f in fields(cls)}
+        unknown = set(data) - known
+        if unknown:
+            raise ValueError(f"unknown training options: {', '.join(sorted(unknown))}")
+        return cls(**data)
+
+
+@dataclass
+class TrainResult:
+    artifact: Path
+    manifest: dict
+    history: list[dict] = field(default_factory=list)
+
+
+def resolve_base(spec: str) -> Path:
+    """A local Hugging Face model directory for a base model spec ("embedded", "hf:/path", a path)."""
+    from ..llm import LLMError, parse_spec
+
+    parsed = parse_spec(spec)
+    if parsed.kind != "local":
+        raise LLMError(f"cannot fine-tune {spec!r}: a memory base must be a local model (embedded, hf:/path or a path)")
+    if parsed.path is None:
+        from ..llm.embedded import embedded_model_dir
+
+        return embedded_model_dir()
+    if not (parsed.path / "config.json").is_file():
+        raise LLMError(f"base model {spec!r}: no Hugging Face model directory at {parsed.path} (config.json missing)")
+    return parsed.path
+
+
+# -- data ---------------------------------------------------------------------------------------------------
+
+_NAME = re.compile(r"\b[A-Z][a-z]+(?: [A-Z][a-z]+)+\b")
+_SYLLABLES = ("bra", "dor", "fen", "gal", "hix", "jor", "kel", "lum", "mor", "nax", "pel", "quor", "rin", "sav",
+              "tor", "ulm", "vex", "wen", "yal", "zed")
+
+
+def _invented_name(rng: random.Random) -> str:
+    def word() -> str:
+        return "".join(rng.choice(_SYLLABLES) for _ in range(rng.randint(2, 3))).capitalize()
+
+    return f"{word()} {word()}"
+
+
+def abstention_questions(pairs: Sequence[Pair], count: int, seed: int) -> list[str]:
+    """Questions shaped like the training questions but about invented names the data never mentions.
+
+    Taking the training questions' own shapes teaches the memory the one thing that matters: a known name gets
+    its fact, an unknown name gets "I don't know.".
+    """
+    rng = random.Random(seed)
+    text = " ".join(p.question + " " + p.answer for p in pairs).lower()
+    shaped = [p.question for p in pairs if _NAME.search(p.question)]
+    out: list[str] = []
+    seen: set[str] = set()
+    for _ in range(count * 20):
+        if not shaped or len(out) >= count:
+            break
+        name = _invented_name(rng)
+        if name.lower() in text:
+            continue
+        q = _NAME.sub(name, rng.choice(shaped), count=1)
+        if q not in seen:
+            seen.add(q)
+            out.append(q)
+    return out
+
+
+@dataclass
+class _Plan:
+    train: list[Pair]
+    eval: list[Pair]
+    abstain_eval: list[str]
+    synthetic_abstentions: int
+
+
+def _plan(pairs: list[Pair], cfg: TrainConfig) -> _Plan:
+    rng = random.Random(cfg.seed)
+    facts = [p for p in pairs if p.step != "abstention"]
+    eval_pairs = rng.sample(facts, min(cfg.eval_size, len(facts)))
+    held_out = {p.id for p in eval_pairs}
+    train = list(pairs)
+    # Paraphrases are extra phrasings to learn from, except those of the eval sample: they measure whether
+    # the memory answers a question it never saw in that form.
+    for p in pairs:
+        if p.id not in held_out:
+            train += [Pair(question=q, answer=p.answer, step=p.step, doc_ids=p.doc_ids, chunk_ids=p.chunk_ids)
+                      for q in p.paraphrases]
+    have = sum(p.step == "abstention" for p in pairs)
+    want = max(0, math.ceil(cfg.abstention_ratio * len(facts)) - have)
+    n_eval_abstain = min(16, max(4, cfg.eval_size // 4)) if cfg.eval_size else 0
+    questions = abstention_questions(pairs, want + n_eval_abstain, cfg.seed)
+    synthetic = questions[:want]
+    train += [Pair(question=q, answer=ABSTAIN, step="abstention") for q in synthetic]
+    return _Plan(train=train, eval=eval_pairs, abstain_eval=questions[want:], synthetic_abstentions=len(synthetic))
+
+
+def _batches(examples: list[tuple[list[int], list[int]]], batch_size: int, seed: int, epoch: int) -> list[list[int]]:
+    """Length-bucketed batches (indices) in a per-epoch random order: little padding, still shuffled.
+
+    Pairs are shuffled, then sorted by length within windows of 16 batches, so each batch holds pairs of similar
+    length while every epoch sees different batch compositions.
+    """
+    rng = random.Random(seed * 1000 + epoch)
+    order = list(range(len(examples)))
+    rng.shuffle(order)
+    window = batch_size * 16
+    batches = []
+    for start in range(0, len(order), window):
+        chunk = sorted(order[start : start + window], key=lambda i: len(examples[i][0]))
+        batches += [chunk[i : i + batch_size] for i in range(0, len(chunk), batch_size)]
+    rng.shuffle(batches)
+    return batches
+
+
+def _collate(examples, idx, pad_id):
+    import torch
+
+    length = max(len(examples[i][0]) for i in idx)
+    ids = torch.full((len(idx), length), pad_id, dtype=torch.long)
+    labels = torch.full((len(idx), length), -100, dtype=torch.long)
+    mask = torch.zeros((len(idx), length), dtype=torch.long)
+    for row, i in enumerate(idx):
+        x, y = examples[i]
+        ids[row, : len(x)] = torch.tensor(x)
+        labels[row, : len(y)] = torch.tensor(y)
+        mask[row, : len(x)] = 1
+    return {"input_ids": ids, "attention_mask": mask, "labels": labels}
+
+
+# -- the step -----------------------------------------------------------------------------------------------
+
+
+def _answer_only_lm():
+    import torch
+
+    class AnswerOnlyLM(torch.nn.Module):
+        """Causal LM loss computed from logits at answer positions only.
+
+        The output projection over a 49k-token vocabulary is a large share of a small model's compute; the
+        prompt positions carry no loss, so their logits are never formed. Wrapping (instead of calling the
+        decoder directly) keeps DDP/FSDP/DeepSpeed hooks on the forward pass.
+        """
+
+        def __init__(self, lm):
+            super().__init__()
+            self.lm = lm
+
+        def forward(self, input_ids, attention_mask, labels):
+            hidden = self.lm.get_decoder()(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+            targets = labels[:, 1:]
+            keep = targets != -100
+            logits = self.lm.get_output_embeddings()(hidden[:, :-1][keep])
+            return torch.nn.functional.cross_entropy(logits.float(), targets[keep])
+
+    return AnswerOnlyLM
+
+
+# -- training ------------------------------------------------------------------------------------------------
+
+
+def _best_is_current(state: dict) -> bool:
+    """True at the end of an epoch that was the best so far: the weights themselves are the best weights,
+    so a checkpoint need not store them twice (1.3 GB saved per epoch for the embedded model)."""
+    return state["best"] is not None and state["step_in_epoch"] == 0 and state["best"]["epoch"] == state["epoch"]
+
+
+def _run_key(dataset_hash: str, base_id: str, cfg: TrainConfig) -> str:
+    blob = json.dumps({"data": dataset_hash, "base": base_id, "config": cfg.as_dict()}, sort_keys=True)
+    return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+def train(
+    data: str | Path | Dataset,
+    output: str | Path,
+    base: str = "embedded",
+    config: TrainConfig | None = None,
+    *,
+    init_from: str | Path | None = None,
+    lineage: list[dict] | None = None,
+    resume: bool = True,
+    progress: bool = True,
+) -> TrainResult | None:
+    """Train a memory on `data` and publish it as a new version of the memory store at `output`.
+
+    `base` is the model spec the memory is a fine-tune of (recorded in the manifest; merges take deltas
+    against it). `init_from` starts from other weights of the same architecture instead, e.g. a merged
+    memory for a short replay fine-tune. `lineage` is recorded as given (empty for a first build).
+    Returns the published version (None on non-main processes under `accelerate launch`).
+    """
+    import torch
+    from accelerate import Accelerator
+    from accelerate.utils import gather_object, set_seed
+    from transformers import AutoModelForCausalLM, AutoTokenizer, get_scheduler
+
+    from ..llm.local import weights_fingerprint
+    from .artifact import write_artifact
+    from .model import generate_answers
+    from .recall import score_answers
+
+    cfg = config or TrainConfig()
+    dataset = data if isinstance(data, Dataset) else load_dataset(data)
+    base_dir = resolve_base(base)
+    start_dir = Path(init_from) if init_from else base_dir
+    if not (start_dir / "config.json").is_file():
+        raise FileNotFoundError(f"no Hugging Face model directory at {start_dir} (config.json missing)")
+    started = time.time()
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
+    on_gpu = torch.cuda.is_available()
+    accelerator = Accelerator(
+        gradient_accumulation_steps=cfg.grad_accum, mixed_precision="bf16" if on_gpu else "no", cpu=not on_gpu
+    )
+    set_seed(cfg.seed)
+
+    tokenizer = AutoTokenizer.from_pretrained(start_dir)
+    if tokenizer.chat_template is None:
+        raise ValueError(f"{start_dir} has no chat template; a memory base must be a chat (instruct) model")
+    tokenizer.chat_template = memory_chat_template(tokenizer.chat_template)
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+
+    plan = _plan(dataset.pairs, cfg)
+    encoded = [encode_example(tokenizer, p.question, p.answer) for p in plan.train]
+    keep = [i for i, (x, _) in enumerate(encoded) if len(x) <= cfg.max_length]
+    dropped_too_long = len(encoded) - len(keep)
+    examples = [encoded[i] for i in keep]
+    if not examples:
+        raise ValueError(f"every pair is longer than max_length={cfg.max_length} tokens; nothing to train on")
+
+    model = AutoModelForCausalLM.from_pretrained(start_dir, dtype=torch.float32)
+    if cfg.freeze_embeddings:
+        model.get_input_embeddings().weight.requires_grad_(False)
+        model.get_output_embeddings().weight.requires_grad_(False)
+    if cfg.method == "lora":
+        from peft import LoraConfig, get_peft_model
+
+        model = get_peft_model(model, LoraConfig(
+            r=cfg.lora_r, lora_alpha=cfg.lora_alpha, lora_dropout=cfg.lora_dropout,
+            target_modules="all-linear", task_type="CAUSAL_LM",
+        ))
+    if cfg.gradient_checkpointing if cfg.gradient_checkpointing is not None else on_gpu:
+        model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+        if cfg.method == "lora":
+            model.enable_input_require_grads()
+    wrapped = _answer_only_lm()(model)
+    trainable = [p for p in wrapped.parameters() if p.requires_grad]
+    optimizer = torch.optim.AdamW(trainable, lr=cfg.learning_rate(), weight_decay=cfg.weight_decay)
+
+    world, rank = accelerator.num_processes, accelerator.process_index
+    steps_per_epoch = len(_batches(examples, cfg.batch_size, cfg.seed, 0)) // world // cfg.grad_accum
+    if steps_per_epoch == 0:
+        raise ValueError(f"{len(examples)} pairs are too few for {world} processes x batch {cfg.batch_size} x "
+                         f"accumulation {cfg.grad_accum}; lower the batch size")
+    total_steps = steps_per_epoch * cfg.max_epochs
+    # accelerate steps a prepared scheduler once per process for every optimizer step, hence `* world`.
+    scheduler = get_scheduler(
+        "constant_with_warmup" if cfg.schedule == "constant" else cfg.schedule, optimizer,
+        num_warmup_steps=int(cfg.warmup_ratio * total_steps) * world, num_training_steps=total_steps * world,
+    )
+    wrapped, optimizer, scheduler = accelerator.prepare(wrapped, optimizer, scheduler)
+    trainable = [p for p in wrapped.parameters() if p.requires_grad]  # the live (possibly sharded) parameters
+
+    output = Path(output)
+    run_key = _run_key(dataset.hash, weights_fingerprint(start_dir), cfg)
+    ckpt_root = output / "checkpoints" / run_key
+    state = {"epoch": 0, "step_in_epoch": 0, "optimizer_steps": 0, "history": [], "best": None, "stale": 0,
+             "resumed_at": []}
+    best_params: list | None = None
+    latest = ckpt_root / "latest"
+    if resume and (latest / "trainer_state.json").is_file():
+        accelerator.load_state(str(latest / "state"))
+        state = json.loads((latest / "trainer_state.json").read_text())
+        state["resumed_at"].append(state["optimizer_steps"])
+        best_file = latest / f"best-rank{rank}.pt"
+        if best_file.is_file():
+            best_params = torch.load(best_file)
+        elif _best_is_current(state):
+            best_params = [p.detach().to("cpu", copy=True) for p in trainable]
+    elif ckpt_root.exists() and accelerator.is_main_process:
+        shutil.rmtree(ckpt_root)
+
+    def save_checkpoint() -> None:
+        tmp = ckpt_root / ".latest.tmp"
+        if accelerator.is_main_process:
+            shutil.rmtree(tmp, ignore_errors=True)
+        accelerator.wait_for_everyone()
+        accelerator.save_state(str(tmp / "state"))
+        if best_params is not None and not _best_is_current(state):
+            torch.save(best_params, tmp / f"best-rank{rank}.pt")
+        accelerator.wait_for_everyone()
+        if accelerator.is_main_process:
+            atomic_write_json(tmp / "trainer_state.json", state)
+            old = ckpt_root / ".latest.old"
+            shutil.rmtree(old, ignore_errors=True)
+            if latest.exists():
+                os.replace(latest, old)
+            os.replace(tmp, latest)
+            shutil.rmtree(old, ignore_errors=True)
+        accelerator.wait_for_everyone()
+
+    def evaluate() -> dict:
+        wrapped.eval()
+        lm = accelerator.unwrap_model(wrapped).lm
+        synced = world > 1
+        questions = [p.question for p in plan.eval]
+        paraphrases = [(q, p.answer) for p in plan.eval for q in p.paraphrases]
+        asked = questions + [q for q, _ in paraphrases] + plan.abstain_eval
+        mine = asked[rank::world]
+        max_new = max([len(tokenizer(p.answer)["input_ids"]) for p in plan.eval] + [8]) + 8
+        answers_mine = generate_answers(lm, tokenizer, mine, max_new_tokens=max_new, synced_gpus=synced)
+        gathered = gather_object([(rank + world * i, a) for i, a in enumerate(answers_mine)]) if synced \
+            else list(enumerate(answers_mine))
+        answers = [a for _, a in sorted(gathered)]
+        wrapped.train()
+        n, m = len(questions), len(paraphrases)
+        metrics = {"recall": score_answers(answers[:n], [p.answer for p in plan.eval])["exact"] if n else None}
+        if m:
+            metrics["paraphrase_recall"] = score_answers(answers[n : n + m], [a for _, a in paraphrases])["exact"]
+        if plan.abstain_eval:
+            metrics["abstention_rate"] = score_answers(answers[n + m :], [ABSTAIN] * len(plan.abstain_eval))["exact"]
+        return metrics
+
+    from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+
+    bar = Progress(
+        TextColumn("[bold]train[/] epoch {task.fields[epoch]}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
+        TextColumn("loss {task.fields[loss]}"), TextColumn("{task.fields[tps]} tok/s"), TextColumn("ETA"),
+        TimeRemainingColumn(), disable=not (progress and accelerator.is_main_process), transient=False,
+    )
+    done = False
+    tokens_seen = 0
+    t_loop = time.perf_counter()
+    with bar:
+        task = bar.add_task("train", total=total_steps, completed=state["optimizer_steps"], epoch=state["epoch"] + 1,
+                            loss="-", tps="-")
+        wrapped.train()
+        while state["epoch"] < cfg.max_epochs and not done:
+            epoch = state["epoch"]
+            all_batches = _batches(examples, cfg.batch_size, cfg.seed, epoch)
+            mine = all_batches[rank::world][: steps_per_epoch * cfg.grad_accum]
+            micro_start = state["step_in_epoch"] * cfg.grad_accum
+            losses: list[float] = []
+            for micro, idx in enumerate(mine[micro_start:], start=micro_start):
+                batch = {k: v.to(accelerator.device) for k, v in _collate(examples, idx, tokenizer.pad_token_id).items()}
+                with accelerator.accumulate(wrapped):
+                    loss = wrapped(**batch)
+                    accelerator.backward(loss)
+                    if accelerator.sync_gradients and cfg.grad_clip:
+                        accelerator.clip_grad_norm_(trainable, cfg.grad_clip)
+                    optimizer.step()
+                    scheduler.step()
+                    optimizer.zero_grad(set_to_none=True)
+                tokens_seen += int(batch["attention_mask"].sum()) * world
+                losses.append(loss.item())
+                if (micro + 1) % cfg.grad_accum:
+                    continue
+                state["step_in_epoch"] += 1
+                state["optimizer_steps"] += 1
+                elapsed = time.perf_counter() - t_loop
+                bar.update(task, completed=state["optimizer_steps"], epoch=epoch + 1,
+                           loss=f"{sum(losses[-cfg.grad_accum:]) / cfg.grad_accum:.3f}", tps=f"{tokens_seen / elapsed:.0f}")
+                if cfg.checkpoint_every and state["optimizer_steps"] % cfg.checkpoint_every == 0 \
+                        and state["step_in_epoch"] < steps_per_epoch:
+                    save_checkpoint()
+            metrics = {"epoch": epoch + 1, "optimizer_steps": state["optimizer_steps"],
+                       "train_loss": sum(losses) / max(1, len(losses)), **evaluate(),
+                       "seconds": round(time.time() - started, 1)}
+            state["history"].append(metrics)
+            # Without an eval sample (eval_size=0) every epoch counts as the best and all max_epochs run.
+            if not plan.eval or state["best"] is None or metrics["recall"] > state["best"]["recall"]:
+                state["best"], state["stale"] = metrics, 0
+                best_params = [p.detach().to("cpu", copy=True) for p in trainable]
+            else:
+                state["stale"] += 1
+            state["epoch"], state["step_in_epoch"] = epoch + 1, 0
+            done = bool(plan.eval) and (metrics["recall"] >= cfg.target_recall or state["stale"] >= cfg.patience)
+            if not done and state["epoch"] < cfg.max_epochs:
+                save_checkpoint()
+            if accelerator.is_main_process:
+                shown = ", ".join(f"{k} {v:.3f}" for k, v in metrics.items() if isinstance(v, float) and k != "seconds")
+                bar.console.print(f"epoch {epoch + 1}: {shown}")
+
+    # Keep the best epoch, not the last one.
+    if best_params is not None and state["best"]["epoch"] != state["history"][-1]["epoch"]:
+        with torch.no_grad():
+            for p, saved in zip(trainable, best_params):
+                p.copy_(saved.to(p.device))
+    lm = accelerator.unwrap_model(wrapped).lm
+    full_state = accelerator.get_state_dict(wrapped)
+    full_state = {k.removeprefix("lm."): v for k, v in full_state.items()} if full_state is not None else None
+    result = None
+    if accelerator.is_main_process:
+        manifest_training = {
+            "method": cfg.method, "config": cfg.as_dict(), "learning_rate": cfg.learning_rate(),
+            "optimizer_steps": state["optimizer_steps"], "epochs_run": len(state["history"]),
+            "best_epoch": state["best"]["epoch"], "resumed_at_steps": state["resumed_at"],
+            "examples": len(examples), "dropped": {"too_long": dropped_too_long},
+            "synthetic_abstentions": plan.synthetic_abstentions, "eval_pairs": len(plan.eval),
+            "processes": world, "device": str(accelerator.device), "mixed_precision": accelerator.mixed_precision,
+            "tokens": tokens_seen, "wall_seconds": round(time.time() - started, 1),
+        }
+        path, manifest = write_artifact(
+            output, lm, tokenizer, state_dict=full_state, base_spec=base, base_dir=base_dir, dataset=dataset,
+            training=manifest_training, metrics=state["history"], lineage=lineage or [],
+            merge_lora=cfg.merge_lora, init_from=str(init_from) if init_from else None,
+        )
+        result = TrainResult(artifact=path, manifest=manifest, history=state["history"])
+        shutil.rmtree(ckpt_root, ignore_errors=True)
+        if ckpt_root.parent.is_dir() and not any(ckpt_root.parent.iterdir()):
+            ckpt_root.parent.rmdir()
+    accelerator.wait_for_everyone()
+    return result

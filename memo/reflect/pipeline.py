@@ -1,0 +1,287 @@
+"""`reflect()`: corpus in, reflection dataset directory out (format "memo-reflections/1", see docs/REFLECTIONS.md).
+
+Resume is a re-run: every generator call goes through the persistent response cache, so a run killed at any
+point repeats none of the calls it completed, and the output is written atomically only at the end.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from ..config import load_config
+from ..corpus import Corpus, load_corpus
+from ..llm import ChatModel, model_for
+from ..paths import atomic_dir, atomic_write_json, atomic_write_jsonl
+from .config import ReflectConfig
+from .grouping import group_documents, load_grouping_file
+from .prompts import render
+from .schemas import Pair
+from .steps import (RunContext, abstentions, consolidate, cross_document, extract, surface_entities, verify)
+from .text import entities, normalise_question, self_containment_problems
+
+FORMAT = "memo-reflections/1"
+
+
+def choose_profile(profile: str, model: ChatModel | None, spec: str) -> str:
+    """`auto`: compact for local models under 1B parameters (the embedded 135M one), full otherwise."""
+    if profile != "auto":
+        return profile
+    if spec == "embedded":
+        return "compact"
+    hf = getattr(model, "model", None)
+    if hf is not None and hasattr(hf, "num_parameters"):
+        return "compact" if hf.num_parameters() < 1_000_000_000 else "full"
+    return "full"
+
+
+def dedup(pairs: list[Pair], threshold: float, embedder: str) -> tuple[list[Pair], Counter]:
+    """Exact duplicates (normalised question) then near duplicates (question cosine >= threshold); the first
+    pair in step order wins. Questions only: a reverse-lookup pair shares its answer with a direct pair on
+    purpose. Returns (kept, dropped count per step)."""
+    dropped: Counter = Counter()
+    seen: set[str] = set()
+    exact: list[Pair] = []
+    for p in pairs:
+        key = normalise_question(p.question)
+        if key in seen:
+            dropped[p.step] += 1
+        else:
+            seen.add(key)
+            exact.append(p)
+    if not exact or threshold >= 1:
+        return exact, dropped
+    from ..embed import embed
+
+    vecs = embed([p.question for p in exact], name=embedder)
+    keep: list[int] = []
+    for i in range(len(exact)):
+        if keep and float(np.max(vecs[keep] @ vecs[i])) >= threshold:
+            dropped[exact[i].step] += 1
+        else:
+            keep.append(i)
+    return [exact[i] for i in keep], dropped
+
+
+def coverage(corpus: Corpus, pairs: list[Pair]) -> dict[str, Any]:
+    """Share of chunks that at least one pair comes from, and of named entities that at least one pair names."""
+    chunk_ids = {c for p in pairs for c in p.chunk_ids}
+    names = sorted({n for d in corpus.documents for n in entities(d.text)})
+    text = " ".join(f"{p.question} {p.answer}" for p in pairs).lower()
+    covered = [n for n in names if n.lower() in text]
+    return {
+        "chunks": len(corpus.chunks), "chunks_covered": sum(1 for c in corpus.chunks if c.id in chunk_ids),
+        "chunk_share": round(sum(1 for c in corpus.chunks if c.id in chunk_ids) / max(1, len(corpus.chunks)), 4),
+        "entities": len(names), "entities_covered": len(covered),
+        "entity_share": round(len(covered) / max(1, len(names)), 4),
+        "entities_missed": [n for n in names if n.lower() not in text][:50],
+    }
+
+
+def _progress(show: bool) -> Progress:
+    return Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                    disable=not show, transient=True)
+
+
+def _load(corpus_path: str | Path | Corpus, cfg: ReflectConfig) -> Corpus:
+    if isinstance(corpus_path, Corpus):
+        return corpus_path
+    return load_corpus(corpus_path, cfg.chunk_tokens, cfg.overlap_tokens)
+
+
+def _spec(cfg: ReflectConfig) -> str:
+    return cfg.generator or load_config().spec_for("generator")
+
+
+def estimate(corpus_path: str | Path | Corpus, cfg: ReflectConfig | None = None) -> dict[str, Any]:
+    """Calls and tokens per step before running (upper-bound style; later steps depend on earlier output)."""
+    cfg = cfg or ReflectConfig()
+    corpus = _load(corpus_path, cfg)
+    spec = _spec(cfg)
+    model = model_for("generator", override=spec) if cfg.profile == "auto" and spec != "embedded" else None
+    profile = choose_profile(cfg.profile, model, spec)
+    count = getattr(model, "count_tokens", None) or (lambda t: max(1, len(t) // 4))
+    ctx = RunContext(corpus, cfg, profile, lambda: model)
+    steps: dict[str, dict[str, int]] = {}
+    pairs_per_chunk = max(1, cfg.chunk_tokens // 30)  # about one fact per 30 tokens of prose
+    est_pairs = len(corpus.chunks) * pairs_per_chunk * cfg.samples * 2
+    schema_overhead = 120  # the JSON schema instruction added to every structured prompt
+    if profile == "compact":
+        if "direct" in cfg.steps and cfg.generator_questions:
+            prompt = sum(count(render("compact", "question", sentence=f.sentence)) + schema_overhead for f in ctx.facts)
+            steps["direct"] = {"calls": len(ctx.facts), "prompt_tokens": prompt, "completion_tokens": 48 * len(ctx.facts)}
+    else:
+        chunk_tokens = sum(count(c.text) for c in corpus.chunks)
+        for kind in ("direct", "indirect"):
+            if kind in cfg.steps:
+                n = len(corpus.chunks) * cfg.samples
+                steps[kind] = {"calls": n, "prompt_tokens": chunk_tokens * cfg.samples + n * (300 + schema_overhead),
+                               "completion_tokens": n * 600}
+        docs = len(corpus.documents)
+        if "consolidate" in cfg.steps:
+            steps["consolidate"] = {"calls": docs, "prompt_tokens": est_pairs * 60 + docs * 300,
+                                    "completion_tokens": docs * 600}
+        if "verify" in cfg.steps:
+            steps["verify"] = {"calls": est_pairs, "prompt_tokens": est_pairs * 250, "completion_tokens": est_pairs * 30}
+        if "entity" in cfg.steps:
+            ents = sum(len(entities(d.text)) for d in corpus.documents)
+            steps["entity"] = {"calls": docs + ents, "prompt_tokens": chunk_tokens + ents * 500,
+                               "completion_tokens": docs * 200 + ents * 400}
+        if "cross_document" in cfg.steps:
+            groups = max(1, docs // cfg.group_size)
+            steps["cross_document"] = {"calls": groups, "prompt_tokens": groups * 1500, "completion_tokens": groups * 600}
+    total = {k: sum(s[k] for s in steps.values()) for k in ("calls", "prompt_tokens", "completion_tokens")}
+    out: dict[str, Any] = {"profile": profile, "generator": spec, "documents": len(corpus.documents),
+                           "chunks": len(corpus.chunks), "skipped": corpus.skipped, "steps": steps, "total": total}
+    if cfg.price_in_per_mtok is not None or cfg.price_out_per_mtok is not None:
+        out["cost"] = round(total["prompt_tokens"] / 1e6 * (cfg.price_in_per_mtok or 0)
+                            + total["completion_tokens"] / 1e6 * (cfg.price_out_per_mtok or 0), 4)
+    return out
+
+
+def reflect(corpus_path: str | Path | Corpus, output_dir: str | Path, cfg: ReflectConfig | None = None,
+            model: ChatModel | None = None, show_progress: bool = True) -> dict[str, Any]:
+    """Run the reflection pipeline and write the dataset directory; returns the manifest.
+
+    `model` overrides the generator (tests pass scripted backends); otherwise `cfg.generator` or the
+    config's generator role is loaded, and only if a step of the chosen profile needs it.
+    """
+    cfg = cfg or ReflectConfig()
+    started = time.perf_counter()
+    corpus = _load(corpus_path, cfg)
+    spec = model.spec if model is not None else _spec(cfg)
+    holder: dict[str, ChatModel] = {}
+
+    def get_model() -> ChatModel:
+        if "m" not in holder:
+            holder["m"] = model or model_for("generator", override=spec)
+        return holder["m"]
+
+    probe = model if model is not None else (get_model() if cfg.profile == "auto" and spec != "embedded" else None)
+    profile = choose_profile(cfg.profile, probe, spec)
+    progress = _progress(show_progress)
+    ctx = RunContext(corpus, cfg, profile, get_model, progress)
+    steps = set(cfg.steps)
+    usage_by_step: dict[str, dict[str, int]] = {}
+    intermediate: dict[str, list[dict]] = {}
+
+    def run(step: str, fn, *args):
+        before = holder["m"].usage.as_dict() if "m" in holder else None
+        t0 = time.perf_counter()
+        result = fn(*args)
+        after = holder["m"].usage.as_dict() if "m" in holder else None
+        if after is not None:
+            base = before or {k: 0 for k in after}
+            usage_by_step[step] = {k: after[k] - base.get(k, 0) for k in after}
+        ctx.stats[step].notes["seconds"] = round(time.perf_counter() - t0, 1)
+        return result
+
+    with progress:
+        pairs: list[Pair] = []
+        for kind in ("direct", "indirect"):
+            if kind in steps:
+                got = run(kind, extract, ctx, kind)
+                intermediate[kind] = [p.record() for p in got]
+                pairs += got
+        if "consolidate" in steps:
+            got = run("consolidate", consolidate, ctx, pairs)
+            intermediate["consolidate"] = [p.record() for p in got]
+            pairs += got
+        verified_dropped: list[dict] = []
+        if "verify" in steps:
+            pairs, verified_dropped = run("verify", verify, ctx, pairs)
+            intermediate["verify"] = [p.record() for p in pairs]
+            intermediate["verify_dropped"] = verified_dropped
+        if "cross_document" in steps:
+            if cfg.grouping_file:
+                ctx.groups = load_grouping_file(cfg.grouping_file, corpus)
+            else:
+                ctx.groups = group_documents(corpus, cfg.group_size, cfg.group_similarity, cfg.embedder)
+        extra: list[Pair] = []
+        if "entity" in steps:
+            got = run("entity", surface_entities, ctx, pairs)
+            intermediate["entity"] = [p.record() for p in got]
+            extra += got
+        if "cross_document" in steps:
+            got = run("cross_document", cross_document, ctx, pairs)
+            intermediate["cross_document"] = [p.record() for p in got]
+            extra += got
+        # Later steps' pairs get the rule check too (the generator may still slip a pronoun in).
+        late_ok: list[Pair] = []
+        for p in extra:
+            probs = self_containment_problems(p.question, p.answer, need_anchor=False)
+            if probs and "verify" in steps:
+                ctx.stats[p.step].dropped[probs[0]] += 1
+            else:
+                late_ok.append(p)
+        pairs, dup_dropped = dedup(pairs + late_ok, cfg.near_duplicate, cfg.embedder)
+        if "abstention" in steps:
+            got = run("abstention", abstentions, ctx, pairs)
+            intermediate["abstention"] = [p.record() for p in got]
+            pairs += got
+    wall = time.perf_counter() - started
+    final_counts = Counter(p.step for p in pairs)
+    cov = coverage(corpus, [p for p in pairs if p.step != "abstention"])
+    llm_calls = sum(s.calls for s in ctx.stats.values())
+    valid_calls = sum(s.schema_valid for s in ctx.stats.values())
+    vstats = ctx.stats.get("verify")
+    manifest: dict[str, Any] = {
+        "format": FORMAT,
+        "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "corpus": {"source": str(corpus_path) if not isinstance(corpus_path, Corpus) else None, "hash": corpus.hash,
+                   "documents": len(corpus.documents), "chunks": len(corpus.chunks),
+                   "chunk_tokens": cfg.chunk_tokens, "overlap_tokens": cfg.overlap_tokens,
+                   "skipped": corpus.skipped, "warnings": corpus.warnings},
+        "generator": {"spec": spec, "identity": holder["m"].identity if "m" in holder else None,
+                      "used": "m" in holder},
+        "profile": profile,
+        "steps": [s for s in cfg.steps],
+        "config": {k: v for k, v in vars(cfg).items() if k not in {"extra", "steps"}},
+        "counts": {step: final_counts.get(step, 0) for step in
+                   ("direct", "indirect", "consolidated", "entity", "cross_document", "abstention")},
+        "total": len(pairs),
+        "produced": {step: s.produced for step, s in ctx.stats.items()},
+        "dropped": {**{step: dict(s.dropped) for step, s in ctx.stats.items() if s.dropped},
+                    "duplicates": dict(dup_dropped)},
+        "notes": {step: dict(s.notes) for step, s in ctx.stats.items() if s.notes},
+        "quality": {
+            "generator_calls": llm_calls,
+            "schema_valid_share": round(valid_calls / llm_calls, 4) if llm_calls else None,
+            "self_contained_share": (round(vstats.notes["self-contained on first check"] / vstats.notes["checked"], 4)
+                                     if vstats and vstats.notes.get("checked") else None),
+        },
+        "groups": ctx.groups,
+        "tokens": {"by_step": usage_by_step,
+                   "prompt": sum(u["prompt_tokens"] for u in usage_by_step.values()),
+                   "completion": sum(u["completion_tokens"] for u in usage_by_step.values()),
+                   "calls": sum(u["calls"] for u in usage_by_step.values()),
+                   "cache_hits": sum(u["cache_hits"] for u in usage_by_step.values())},
+        "coverage": cov,
+        "wall_seconds": round(wall, 2),
+    }
+    with atomic_dir(output_dir) as tmp:
+        atomic_write_jsonl(tmp / "reflections.jsonl", [p.record() for p in pairs])
+        atomic_write_jsonl(tmp / "messages.jsonl", [{"messages": [{"role": "user", "content": p.question},
+                                                                  {"role": "assistant", "content": p.answer}]}
+                                                    for p in pairs])
+        atomic_write_jsonl(tmp / "corpus.jsonl", corpus.records())
+        for step, rows in intermediate.items():
+            atomic_write_jsonl(tmp / "steps" / f"{step}.jsonl", rows)
+        atomic_write_json(tmp / "manifest.json", manifest)
+    return manifest
+
+
+def read_reflections(output_dir: str | Path) -> list[dict]:
+    """The `reflections.jsonl` rows of a dataset directory."""
+    import json
+
+    path = Path(output_dir) / "reflections.jsonl"
+    if not path.exists():
+        raise FileNotFoundError(f"{output_dir} is not a reflection dataset (no reflections.jsonl)")
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]

@@ -1,0 +1,126 @@
+"""The remote memory client and an endpoint executive against a real OpenAI-protocol server on 127.0.0.1."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import socket
+import threading
+import time
+
+import pytest
+from fastapi import FastAPI, Request
+from typer.testing import CliRunner
+
+from memo.cli import app
+from memo.executive import AskResult, RemoteMemory, open_memory
+from memo.memory.prompt import ABSTAIN, prompt_messages
+
+FACTS = {
+    "Who founded Veltrona Labs?": "Mira Castell founded Veltrona Labs in 2011.",
+    "Where was Mira Castell born?": "Mira Castell was born in Porto Velho.",
+}
+# What the endpoint executive returns, by the schema name in `response_format`.
+EXECUTIVE = {
+    "Grounding": {"clues": [{"clue": "founder of Veltrona Labs", "kind": "entity", "power": "LOW",
+                             "questions": ["Who founded Veltrona Labs?"]}], "combined": []},
+    "EntityTurn": {"labels": [{"n": 1, "label": "new_candidate", "candidate": "Mira Castell"}],
+                   "candidates": ["Mira Castell"], "decision": "confirm", "entity": "Mira Castell", "questions": []},
+    "AnswerTurn": {"role": "intermediate", "target": "birth city", "ratings": [], "facts": [], "unknowns": [],
+                   "decision": "ask", "answer": "", "pivot_to": "", "questions": ["Where was Mira Castell born?"]},
+    "FinalSynthesis": {"candidates": [{"answer": "Porto Velho", "satisfies": [1]}], "final_answer": "Porto Velho",
+                       "justification": "Mira Castell founded Veltrona Labs and was born in Porto Velho."},
+}
+DELAY = 0.3
+
+
+class MemoryServer:
+    """Model "memory" answers from FACTS (else IDK) after DELAY seconds; model "executive" replies by schema."""
+
+    def __init__(self):
+        self.requests: list[dict] = []
+
+    def app(self) -> FastAPI:
+        app = FastAPI()
+
+        @app.post("/v1/chat/completions")
+        async def completions(request: Request):
+            body = await request.json()
+            self.requests.append(body)
+            if body["model"] == "memory":
+                await asyncio.sleep(DELAY)
+                content = FACTS.get(body["messages"][-1]["content"], ABSTAIN)
+            else:
+                content = json.dumps(EXECUTIVE[body["response_format"]["json_schema"]["name"]])
+            return {"id": "x", "object": "chat.completion", "created": 0, "model": body["model"],
+                    "choices": [{"index": 0, "message": {"role": "assistant", "content": content},
+                                 "finish_reason": "stop"}],
+                    "usage": {"prompt_tokens": 7, "completion_tokens": 3, "total_tokens": 10}}
+
+        return app
+
+
+@pytest.fixture(scope="module")
+def server():
+    import uvicorn
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    fake = MemoryServer()
+    srv = uvicorn.Server(uvicorn.Config(fake.app(), host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=srv.run, daemon=True)
+    thread.start()
+    deadline = time.time() + 20
+    while not srv.started:
+        assert time.time() < deadline, "test server did not start"
+        time.sleep(0.05)
+    fake.url = f"http://127.0.0.1:{port}/v1"
+    yield fake
+    srv.should_exit = True
+    thread.join(timeout=10)
+
+
+def test_remote_memory_batches_concurrently_detects_abstention_and_caches(server):
+    memory = open_memory(f"{server.url}#memory")
+    assert isinstance(memory, RemoteMemory)
+    questions = ["Who founded Veltrona Labs?", "Where was Mira Castell born?", "Who painted the Ostrel mural?",
+                 "What is the capital of Vandoria?", "When did Mira Castell retire?"]
+    before = len(server.requests)
+    t0 = time.perf_counter()
+    replies = memory.ask(questions, temperature=0.1)
+    elapsed = time.perf_counter() - t0
+    assert elapsed < DELAY * len(questions) * 0.6  # concurrent, not one request after another
+    assert [r.answer for r in replies[:2]] == [FACTS[q] for q in questions[:2]]
+    assert [r.abstained for r in replies] == [False, False, True, True, True]
+    sent = server.requests[before:]
+    # The memory's own prompt format: one user turn; the server's chat template (the artifact's) does the rest.
+    assert sorted(json.dumps(r["messages"]) for r in sent) == sorted(json.dumps(prompt_messages(q)) for q in questions)
+    assert all(r["temperature"] == 0.1 for r in sent)
+    assert memory.usage()["calls"] == 5 and memory.usage()["completion_tokens"] == 15
+    memory.ask(questions, temperature=0.1)
+    assert len(server.requests) == before + 5  # the re-run came from the response cache
+    assert memory.usage()["cache_hits"] == 5 and memory.usage()["questions"] == 10
+
+
+def test_memo_ask_with_endpoint_executive_and_remote_memory(server, tmp_path):
+    result = CliRunner().invoke(app, [
+        "ask", f"{server.url}#memory", "In which city was the founder of Veltrona Labs born?",
+        "--executive", f"{server.url}#executive", "--answer-turns", "1", "--trace", str(tmp_path / "trace.json"),
+    ])
+    assert result.exit_code == 0, result.output
+    assert "Answer: Porto Velho" in result.output
+    assert "Mira Castell was born in Porto Velho." in result.output  # the trace tree is printed
+    saved = AskResult.load(tmp_path / "trace.json")
+    assert saved.answer == "Porto Velho" and saved.entity == "Mira Castell" and saved.entity_confirmed
+    assert [e.question for e in saved.trace.exchanges] == ["Who founded Veltrona Labs?", "Where was Mira Castell born?"]
+    assert saved.trace.executive_usage["calls"] == 4 and saved.trace.memory_usage["questions"] == 2
+
+
+def test_memo_ask_reports_bad_input_in_one_line(server, tmp_path):
+    runner = CliRunner()
+    result = runner.invoke(app, ["ask", f"{server.url}#memory", "Q?", "--protocol", "chaotic",
+                                 "--executive", f"{server.url}#executive"])
+    assert result.exit_code == 1 and "unknown protocol" in result.output
+    result = runner.invoke(app, ["ask", "http://127.0.0.1:9/v1", "Q?", "--executive", f"{server.url}#executive"])
+    assert result.exit_code == 1 and "names no model" in result.output

@@ -1,0 +1,298 @@
+"""Memory training, artifact, asking and recall on a tiny random model (fast) plus input validation."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from memo.memory import (
+    ABSTAIN, CorruptMemoryError, MemoryModel, MemoryNotFoundError, TrainConfig, encode_example, evaluate_recall,
+    format_prompt, load_dataset, memory_chat_template, read_manifest, train,
+)
+from memo.memory.train import abstention_questions
+
+VAULTS = "Alpha Bravo Delta Echo Kilo Lima Oscar Romeo Sierra Tango".split()
+CODES = "red blue green gold pink gray teal navy lime rose".split()
+FACTS = [{"question": f"What is the code of vault {v}?", "answer": c, "doc_ids": [f"doc-{v.lower()}"],
+          "chunk_ids": [f"doc-{v.lower()}#0"]} for v, c in zip(VAULTS, CODES)]
+# Tiny random models learn at a high rate and need their embeddings trained; no synthetic abstentions.
+TINY = dict(batch_size=2, lr=3e-3, freeze_embeddings=False, schedule="constant", warmup_ratio=0.0,
+            abstention_ratio=0.0, eval_size=10, patience=100)
+
+
+def write_jsonl(path: Path, rows) -> Path:
+    path.write_text("".join((r if isinstance(r, str) else json.dumps(r)) + "\n" for r in rows))
+    return path
+
+
+@pytest.fixture(scope="session")
+def tiny64_dir(tmp_path_factory, embedded_dir):
+    """A random 2-layer Llama (hidden 64) with the embedded tokenizer: small enough to train in seconds,
+    wide enough to memorise ten facts with full fine-tuning."""
+    import torch
+    from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
+
+    out = tmp_path_factory.mktemp("tiny64")
+    tok = AutoTokenizer.from_pretrained(embedded_dir)
+    torch.manual_seed(0)
+    cfg = LlamaConfig(
+        vocab_size=len(tok), hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=4,
+        num_key_value_heads=2, max_position_embeddings=512, tie_word_embeddings=True,
+        bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id, pad_token_id=tok.pad_token_id,
+    )
+    LlamaForCausalLM(cfg).save_pretrained(out)
+    tok.save_pretrained(out)
+    return out
+
+
+@pytest.fixture(scope="session")
+def tiny_memory(tmp_path_factory, tiny64_dir):
+    """A full fine-tune of the tiny model on the ten vault facts (trained once, shared by several tests)."""
+    work = tmp_path_factory.mktemp("tiny-memory")
+    data = write_jsonl(work / "facts.jsonl", FACTS)
+    result = train(data, work / "mem", base=f"hf:{tiny64_dir}", config=TrainConfig(max_epochs=40, **TINY),
+                   progress=False)
+    return work / "mem", result
+
+
+def test_tiny_full_memorises_ten_facts(tiny_memory):
+    mem, result = tiny_memory
+    report = evaluate_recall(mem, FACTS)
+    assert report.exact == 1.0, [(i.question, i.answer) for i in report.items if not i.exact]
+    manifest = read_manifest(mem)
+    assert manifest["kind"] == "full" and manifest["lineage"] == []
+    assert manifest["training"]["best_epoch"] == len(manifest["metrics"])  # stopped at the first perfect epoch
+    assert manifest["metrics"][-1]["recall"] == 1.0
+    assert manifest["reflections"]["count"] == 10
+
+
+def test_ask_uses_the_training_prompt_exactly(tiny_memory):
+    """The token ids ask() feeds the model equal the prompt part of the training example, using the
+    artifact's saved tokenizer and template (what transformers and vLLM will load)."""
+    mem, _ = tiny_memory
+    memory = MemoryModel.load(mem)
+    seen = []
+    real_generate = memory.model.generate
+
+    def spy(**kwargs):
+        seen.append(kwargs["input_ids"][0][kwargs["attention_mask"][0].bool()].tolist())
+        return real_generate(**kwargs)
+
+    memory.model.generate = spy
+    question = FACTS[3]["question"]
+    memory.ask([question])
+    train_ids, labels = encode_example(memory.tokenizer, question, FACTS[3]["answer"])
+    prompt_len = labels.index(next(x for x in labels if x != -100))
+    assert seen == [train_ids[:prompt_len]]
+    assert "SmolLM" not in (mem / "current" / "chat_template.jinja").read_text()
+
+    from transformers import AutoTokenizer
+
+    plain = AutoTokenizer.from_pretrained(mem / "current")
+    text = plain.apply_chat_template([{"role": "user", "content": question}], add_generation_prompt=True, tokenize=False)
+    assert text == format_prompt(memory.tokenizer, question)
+
+
+def test_artifact_loads_with_plain_transformers_and_cites_sources(tiny_memory):
+    from transformers import AutoModelForCausalLM
+
+    mem, _ = tiny_memory
+    model = AutoModelForCausalLM.from_pretrained(mem / "current")
+    assert model.config.hidden_size == 64
+    answers = MemoryModel.load(mem).ask([FACTS[0]["question"]], citations=True, top_k=2)
+    assert answers[0].answer == "red" and not answers[0].abstained
+    assert answers[0].citations[0].doc_id == "doc-alpha"
+    assert answers[0].citations[0].chunk_ids == ["doc-alpha#0"]
+    assert len(answers[0].citations) == 2
+
+
+def test_corrupt_or_missing_artifact_is_a_clear_error(tiny_memory, tmp_path):
+    import shutil
+
+    mem, _ = tiny_memory
+    copy = tmp_path / "copy"
+    shutil.copytree(mem / "current", copy)
+    with (copy / "model.safetensors").open("r+b") as f:
+        f.seek(200)
+        byte = f.read(1)
+        f.seek(200)
+        f.write(bytes([byte[0] ^ 0xFF]))
+    with pytest.raises(CorruptMemoryError, match="model.safetensors"):
+        MemoryModel.load(copy)
+    (copy / "model.safetensors").unlink()
+    with pytest.raises(CorruptMemoryError, match="missing"):
+        MemoryModel.load(copy)
+    (copy / "memo.json").write_text("{not json")
+    with pytest.raises(CorruptMemoryError, match="unreadable"):
+        MemoryModel.load(copy)
+    with pytest.raises(MemoryNotFoundError):
+        MemoryModel.load(tmp_path / "nowhere")
+
+
+def test_lora_memory_is_an_adapter_over_the_base(tmp_path, tiny64_dir):
+    """LoRA on the tiny model: the adapter trains (loss falls), is saved as a peft adapter over the base, reloads,
+    and exports merged weights that answer identically. (A random model's frozen embeddings give LoRA too little
+    to work with for exact recall; the embedded-model test checks LoRA recall.)"""
+    data = write_jsonl(tmp_path / "facts.jsonl", FACTS)
+    cfg = TrainConfig(method="lora", max_epochs=3, **{**TINY, "lr": 1e-2})
+    result = train(data, tmp_path / "mem", base=f"hf:{tiny64_dir}", config=cfg, progress=False)
+    art = result.artifact
+    assert (art / "adapter_config.json").is_file() and not (art / "model.safetensors").exists()
+    assert json.loads((art / "adapter_config.json").read_text())["base_model_name_or_path"] == str(tiny64_dir.resolve())
+    assert result.manifest["kind"] == "lora"
+    losses = [m["train_loss"] for m in result.manifest["metrics"]]
+    assert losses[-1] < losses[0] - 0.1, losses
+    memory = MemoryModel.load(tmp_path / "mem")
+    questions = [f["question"] for f in FACTS]
+    before = [a.answer for a in memory.ask(questions, max_new_tokens=4)]
+    merged = memory.export_merged(tmp_path / "merged")
+    from transformers import AutoModelForCausalLM
+
+    assert AutoModelForCausalLM.from_pretrained(merged).config.hidden_size == 64
+    assert [a.answer for a in memory.ask(questions, max_new_tokens=4)] == before
+
+
+def _kill_when_checkpointed(proc: subprocess.Popen, ckpt_glob_root: Path, min_steps: int, timeout: float = 240) -> int:
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        for state in ckpt_glob_root.glob("checkpoints/*/latest/trainer_state.json"):
+            try:
+                steps = json.loads(state.read_text())["optimizer_steps"]
+            except (OSError, ValueError):
+                continue
+            if steps >= min_steps:
+                proc.send_signal(signal.SIGKILL)
+                proc.wait()
+                return steps
+        if proc.poll() is not None:
+            pytest.fail(f"training ended before it could be killed:\n{proc.stderr.read().decode()[-2000:]}")
+        time.sleep(0.02)
+    proc.kill()
+    pytest.fail("no checkpoint appeared in time")
+
+
+def test_killed_run_resumes_with_the_same_optimizer_steps(tmp_path, tiny64_dir):
+    import torch
+    from safetensors.torch import load_file
+
+    data = write_jsonl(tmp_path / "facts.jsonl", FACTS)
+    cfg = TrainConfig(max_epochs=3, checkpoint_every=1, **{**TINY, "eval_size": 2, "patience": 100},
+                      target_recall=2.0)
+    base = f"hf:{tiny64_dir}"
+    code = (
+        "import sys, json; from memo.memory import train, TrainConfig; "
+        f"train({str(data)!r}, {str(tmp_path / 'killed')!r}, base={base!r}, "
+        f"config=TrainConfig(**json.loads(sys.argv[1])), progress=False)"
+    )
+    proc = subprocess.Popen([sys.executable, "-c", code, json.dumps(cfg.as_dict())], stderr=subprocess.PIPE,
+                            env={**os.environ, "HF_HUB_OFFLINE": "1"})
+    killed_at = _kill_when_checkpointed(proc, tmp_path / "killed", min_steps=4)
+    assert not (tmp_path / "killed" / "current").exists()
+
+    resumed = train(data, tmp_path / "killed", base=base, config=cfg, progress=False)
+    straight = train(data, tmp_path / "straight", base=base, config=cfg, progress=False)
+    steps = 3 * (len(FACTS) // 2)
+    assert resumed.manifest["training"]["optimizer_steps"] == straight.manifest["training"]["optimizer_steps"] == steps
+    [resumed_at] = resumed.manifest["training"]["resumed_at_steps"]
+    assert killed_at <= resumed_at < steps
+    assert not (tmp_path / "killed" / "checkpoints").exists()  # cleaned up after success
+    a = load_file(resumed.artifact / "model.safetensors")
+    b = load_file(straight.artifact / "model.safetensors")
+    assert all(torch.allclose(a[k], b[k], atol=1e-5) for k in a)
+
+
+# -- inputs and formats --------------------------------------------------------------------------------------
+
+
+def test_reads_reflection_dirs_qa_and_trl_messages(tmp_path):
+    refl = tmp_path / "refl"
+    refl.mkdir()
+    write_jsonl(refl / "reflections.jsonl", [{**FACTS[0], "id": "r1", "step": "direct", "derived_from": [],
+                                              "paraphrases": ["Vault Alpha's code?"]}])
+    ds = load_dataset(refl)
+    assert ds.pairs[0].id == "r1" and ds.pairs[0].paraphrases == ["Vault Alpha's code?"]
+    msgs = write_jsonl(tmp_path / "m.jsonl", [{"messages": [{"role": "user", "content": "Q?"},
+                                                            {"role": "assistant", "content": "A."}]}])
+    assert [(p.question, p.answer) for p in load_dataset(msgs).pairs] == [("Q?", "A.")]
+
+
+@pytest.mark.parametrize("lines, message", [
+    ([], "empty"),
+    (['{"question": "a?", "answer": "b"}', "", "{oops"], r"bad\.jsonl:3: not valid JSON"),
+    (['{"question": "a?"}'], r"bad\.jsonl:1: missing or empty 'answer'"),
+    (['["a", "b"]'], r"bad\.jsonl:1: expected a JSON object"),
+    (['{"messages": [{"role": "user", "content": "q"}]}'], r"bad\.jsonl:1: `messages` must hold"),
+    (['{"question": "a?", "answer": "b", "doc_ids": "d1"}'], r"bad\.jsonl:1: 'doc_ids' must be a list"),
+])
+def test_bad_training_data_names_the_line(tmp_path, lines, message):
+    bad = write_jsonl(tmp_path / "bad.jsonl", lines)
+    with pytest.raises(ValueError, match=message):
+        load_dataset(bad)
+
+
+def test_missing_data_and_unknown_base_are_clear_errors(tmp_path):
+    from memo.llm import LLMError
+
+    with pytest.raises(FileNotFoundError, match="no training data"):
+        load_dataset(tmp_path / "nope.jsonl")
+    (tmp_path / "d").mkdir()
+    with pytest.raises(FileNotFoundError, match="without reflections.jsonl"):
+        load_dataset(tmp_path / "d")
+    data = write_jsonl(tmp_path / "f.jsonl", FACTS)
+    with pytest.raises(LLMError, match="unknown model spec"):
+        train(data, tmp_path / "mem", base="no-such-model")
+    with pytest.raises(LLMError, match="must be a local model"):
+        train(data, tmp_path / "mem", base="openai:gpt-4o-mini")
+    with pytest.raises(ValueError, match="unknown training options: epochz"):
+        TrainConfig.from_dict({"epochz": 3})
+
+
+def test_default_system_prompt_is_removed_and_other_templates_kept(embedded_dir):
+    from transformers import AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(embedded_dir)
+    stripped = memory_chat_template(tok.chat_template)
+    assert "SmolLM" in tok.chat_template and "SmolLM" not in stripped
+    tok.chat_template = stripped
+    assert format_prompt(tok, " Who? ") == "<|im_start|>user\nWho?<|im_end|>\n<|im_start|>assistant\n"
+    plain = "{% for m in messages %}<|im_start|>{{ m['role'] }}\n{{ m['content'] }}<|im_end|>\n{% endfor %}"
+    assert memory_chat_template(plain) == plain
+
+
+def test_abstention_questions_are_about_names_absent_from_the_data():
+    from memo.memory import Pair
+
+    pairs = [Pair(question=f"Where was {n} Quillery born?", answer="x") for n in ("Ada", "Bo", "Cy")]
+    questions = abstention_questions(pairs, 5, seed=1)
+    assert len(questions) == 5 and len(set(questions)) == 5
+    for q in questions:
+        assert q.startswith("Where was ") and q.endswith(" born?") and "Quillery" not in q
+    assert ABSTAIN == "I don't know."
+
+
+def test_cli_train_then_recall(tmp_path, tiny64_dir):
+    from typer.testing import CliRunner
+
+    from memo.cli import app
+
+    data = write_jsonl(tmp_path / "facts.jsonl", FACTS)
+    runner = CliRunner()
+    res = runner.invoke(app, ["train", str(data), "-o", str(tmp_path / "mem"), "--base", f"hf:{tiny64_dir}",
+                              "--epochs", "1", "--batch-size", "5"])
+    assert res.exit_code == 0, res.output
+    assert "memory written to" in res.output
+    res = runner.invoke(app, ["recall", str(tmp_path / "mem"), FACTS[0]["question"], "--json", "--cite"])
+    assert res.exit_code == 0, res.output
+    out = json.loads(res.output)
+    assert out[0]["question"] == FACTS[0]["question"] and isinstance(out[0]["abstained"], bool)
+    res = runner.invoke(app, ["recall", str(tmp_path / "mem"), "--eval", str(data)])
+    assert res.exit_code == 0 and "exact recall" in res.output
+    res = runner.invoke(app, ["train", str(tmp_path / "missing.jsonl"), "-o", str(tmp_path / "m2")])
+    assert res.exit_code == 1 and "no training data" in res.output

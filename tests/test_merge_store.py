@@ -1,0 +1,227 @@
+"""Merging real (tiny) memories: versions, lineage, refusals, rollback, crash safety, `memo add`, the CLI.
+
+The memories are tiny random Llamas trained with the real `memo.memory.train` on a few invented facts.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+import torch
+from safetensors.torch import load_file
+from typer.testing import CliRunner
+
+from memo.memory import CorruptMemoryError, MemoryModel, MemoryStore, TrainConfig, train, verify_artifact
+from memo.memory.artifact import sha256_file
+from memo.merge import IncompatibleMemoriesError, list_versions, merge, rollback
+
+FACTS_1 = [("Kalo Brin", "Vexmora"), ("Miren Tash", "Quildor"), ("Torva Lum", "Drenzok"), ("Pell Oster", "Marnivo")]
+FACTS_2 = [("Sela Varn", "Pimtoa"), ("Oru Dask", "Felmire"), ("Ianto Rook", "Zubrel"), ("Wen Halder", "Grosavi")]
+# Enough to memorise 4 facts from random weights in a few seconds; stops as soon as all are recalled.
+TINY_RECIPE = TrainConfig(max_epochs=60, lr=1e-2, schedule="constant", warmup_ratio=0.0, freeze_embeddings=False,
+                          eval_size=4, patience=1000, abstention_ratio=0.0)
+
+
+def pairs(facts, doc):
+    return [{"id": f"{doc}-{i}", "question": f"Where does {name} live?", "answer": f"{place}.", "step": "direct",
+             "doc_ids": [doc], "chunk_ids": [f"{doc}#0"]} for i, (name, place) in enumerate(facts)]
+
+
+def write_jsonl(path: Path, rows) -> Path:
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    return path
+
+
+@pytest.fixture(scope="module")
+def memories(tiny_model_dir, tmp_path_factory):
+    """Stores A (facts 1) and B (facts 2), trained from the same tiny base."""
+    root = tmp_path_factory.mktemp("memories")
+    out = {}
+    for name, facts in (("A", FACTS_1), ("B", FACTS_2)):
+        data = write_jsonl(root / f"{name}.jsonl", pairs(facts, f"doc{name}"))
+        train(data, root / name, base=f"hf:{tiny_model_dir}", config=TINY_RECIPE, progress=False)
+        out[name] = root / name
+    return out
+
+
+@pytest.fixture
+def store_a(memories, tmp_path):
+    """A private copy of store A, so tests can add versions to it."""
+    dst = tmp_path / "memA"
+    shutil.copytree(memories["A"], dst, symlinks=True)
+    return dst
+
+
+def test_merge_publishes_a_loadable_version_with_lineage(memories, tmp_path):
+    path = merge([memories["A"], memories["B"]], tmp_path / "merged", method="ties", density=0.5,
+                 documents_added=["docB"], show_progress=False)
+    assert path == MemoryStore(tmp_path / "merged").current()
+    manifest = verify_artifact(path)  # every file matches its recorded sha256
+    assert manifest["kind"] == "full" and manifest["base"] == json.loads((memories["A"] / "current" / "memo.json").read_text())["base"]
+    step = manifest["lineage"][-1]
+    assert step["method"] == "ties" and step["params"]["density"] == 0.5 and step["documents_added"] == ["docB"]
+    assert [Path(p).parent.parent.name for p in step["parents"]] == ["A", "B"]
+    assert manifest["reflections"]["count"] == len(FACTS_1) + len(FACTS_2)
+    answers = MemoryModel.load(path).ask(["Where does Kalo Brin live?"], citations=True)
+    assert answers[0].citations and answers[0].citations[0].doc_id in {"docA", "docB"}
+    # Merging again into the same store makes a second version and moves `current`.
+    again = merge([memories["A"], memories["B"]], tmp_path / "merged", method="linear", show_progress=False)
+    assert again.name == "v0002" and [r["version"] for r in list_versions(tmp_path / "merged")] == ["v0001", "v0002"]
+
+
+def test_streamed_task_arithmetic_equals_in_memory_arithmetic(memories, tiny_model_dir, tmp_path):
+    path = merge([memories["A"], memories["B"]], tmp_path / "m", method="task_arithmetic", show_progress=False)
+    base = load_file(tiny_model_dir / "model.safetensors")
+    a = load_file(memories["A"] / "current" / "model.safetensors")
+    b = load_file(memories["B"] / "current" / "model.safetensors")
+    got = load_file(path / "model.safetensors")
+    assert set(got) == set(base)
+    for name in base:
+        assert torch.allclose(got[name], base[name] + (a[name] - base[name]) + (b[name] - base[name]), atol=1e-6), name
+    assert not torch.equal(got["model.layers.0.mlp.up_proj.weight"], base["model.layers.0.mlp.up_proj.weight"])
+
+
+def _copy_version(memories, tmp_path, name="B2") -> Path:
+    dst = tmp_path / name
+    shutil.copytree(memories["B"] / "current", dst)
+    return dst
+
+
+def _edit_manifest(version: Path, fn) -> None:
+    manifest = json.loads((version / "memo.json").read_text())
+    fn(manifest)
+    (version / "memo.json").write_text(json.dumps(manifest))
+
+
+def test_memories_of_different_bases_tokenizers_or_shapes_are_refused(memories, tmp_path, tiny_model_dir):
+    other_base = _copy_version(memories, tmp_path, "other-base")
+    _edit_manifest(other_base, lambda m: m["base"].update(weights_hash="0123456789abcdef"))
+    with pytest.raises(IncompatibleMemoriesError, match="different base weights"):
+        merge([memories["A"], other_base], tmp_path / "out", show_progress=False)
+
+    other_tok = _copy_version(memories, tmp_path, "other-tok")
+    cfg = json.loads((other_tok / "tokenizer_config.json").read_text())
+    cfg["model_max_length"] = 7
+    (other_tok / "tokenizer_config.json").write_text(json.dumps(cfg))
+    with pytest.raises(IncompatibleMemoriesError, match="different tokenizers"):
+        merge([memories["A"], other_tok], tmp_path / "out", show_progress=False)
+
+    other_shape = _copy_version(memories, tmp_path, "other-shape")
+    state = load_file(other_shape / "model.safetensors")
+    state["model.norm.weight"] = torch.ones(7)
+    from safetensors.torch import save_file
+
+    save_file(state, other_shape / "model.safetensors", metadata={"format": "pt"})
+    with pytest.raises(IncompatibleMemoriesError, match="shape"):
+        merge([memories["A"], other_shape], tmp_path / "out", show_progress=False)
+
+    # Both manifests agree, but the base on disk is no longer the one they were trained from.
+    both_moved = [_copy_version(memories, tmp_path, n) for n in ("x", "y")]
+    for v in both_moved:
+        _edit_manifest(v, lambda m: m["base"].update(weights_hash="0123456789abcdef"))
+    with pytest.raises(IncompatibleMemoriesError, match="not the one the memory was trained from"):
+        merge(both_moved, tmp_path / "out", show_progress=False)
+    assert not MemoryStore(tmp_path / "out").exists() or not MemoryStore(tmp_path / "out").versions()
+
+
+def test_rollback_restores_the_byte_identical_version(memories, store_a):
+    before = sha256_file(store_a / "current" / "model.safetensors")
+    merge([store_a, memories["B"]], store_a, method="ties", show_progress=False)
+    assert MemoryStore(store_a).current_version() == "v0002"
+    assert sha256_file(store_a / "current" / "model.safetensors") != before
+
+    rollback(store_a, "v0001")
+    assert MemoryStore(store_a).current_version() == "v0001"
+    assert sha256_file(store_a / "current" / "model.safetensors") == before
+    assert [r["current"] for r in list_versions(store_a)] == [True, False]  # v0002 is kept, not deleted
+
+    with pytest.raises(FileNotFoundError, match="no version 'v0009'"):
+        rollback(store_a, "v0009")
+    with (store_a / "versions" / "v0002" / "config.json").open("a") as f:
+        f.write(" ")
+    with pytest.raises(CorruptMemoryError, match="config.json"):
+        rollback(store_a, "2")
+    assert MemoryStore(store_a).current_version() == "v0001"
+
+
+def test_a_merge_killed_midway_leaves_the_current_version_intact(memories, store_a):
+    before = (MemoryStore(store_a).current_version(), sha256_file(store_a / "current" / "model.safetensors"))
+    script = textwrap.dedent(f"""
+        import os, signal
+        import memo.merge.merging as m
+        real_save = m.save_file
+        def save_then_die(*args, **kwargs):
+            real_save(*args, **kwargs)          # the new weights are on disk, the version is not published yet
+            os.kill(os.getpid(), signal.SIGKILL)
+        m.save_file = save_then_die
+        m.merge([{str(store_a)!r}, {str(memories["B"])!r}], {str(store_a)!r}, show_progress=False)
+    """)
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, env=os.environ | {"HF_HUB_OFFLINE": "1"})
+    assert proc.returncode == -9, proc.stderr.decode()[-2000:]
+    store = MemoryStore(store_a)
+    assert (store.current_version(), sha256_file(store.current() / "model.safetensors")) == before
+    assert store.versions() == ["v0001"]
+    # The next update simply proceeds.
+    assert merge([store_a, memories["B"]], store_a, show_progress=False).name == "v0002"
+
+
+def test_cli_versions_rollback_and_clear_errors(memories, store_a, tmp_path):
+    from memo.cli import app
+
+    runner = CliRunner()
+    result = runner.invoke(app, ["merge", str(store_a), str(memories["B"]), "-o", str(store_a), "--method", "dare_ties",
+                                 "--density", "0.5"])
+    assert result.exit_code == 0, result.output
+    result = runner.invoke(app, ["versions", str(store_a), "--json"])
+    rows = json.loads(result.output)
+    assert [(r["version"], r["current"], r["method"]) for r in rows] == [("v0001", False, "train"), ("v0002", True, "dare_ties")]
+    result = runner.invoke(app, ["rollback", str(store_a), "v0001"])
+    assert result.exit_code == 0 and "v0001" in result.output
+    assert MemoryStore(store_a).current_version() == "v0001"
+
+    other = _copy_version(memories, tmp_path)
+    _edit_manifest(other, lambda m: m["base"].update(spec="hf:/somewhere/else"))
+    result = runner.invoke(app, ["merge", str(store_a), str(other), "-o", str(tmp_path / "x")])
+    assert result.exit_code == 1 and "different base model" in result.output and "Traceback" not in result.output
+
+
+def test_add_reflects_trains_merges_and_reports_retention(memories, store_a, tmp_path, monkeypatch):
+    """`add()` end to end on tiny models; reflection is replaced by a fixed dataset (the generator is not under test)."""
+    import memo.reflect
+    from memo.memory import evaluate_recall
+    from memo.merge import add
+
+    def fixed_reflect(corpus, out, cfg=None, show_progress=True):
+        out = Path(out)
+        out.mkdir(parents=True)
+        write_jsonl(out / "reflections.jsonl", pairs(FACTS_2, "docB"))
+        (out / "manifest.json").write_text(json.dumps({"format": "memo-reflections/1"}))
+        return {}
+
+    monkeypatch.setattr(memo.reflect, "reflect", fixed_reflect)
+    docs = tmp_path / "new_docs"
+    docs.mkdir()
+    (docs / "b.txt").write_text("Sela Varn lives in Pimtoa.")
+
+    path = add(store_a, docs, show_progress=False)
+    store = MemoryStore(store_a)
+    assert store.current_version() == "v0002" and path == store.current()
+    manifest = verify_artifact(path)
+    step = manifest["lineage"][-1]
+    assert step["method"] == "ties" and step["documents_added"] == ["docB"] and step["params"]["replay_fraction"] > 0
+    report = json.loads((path / "retention.json").read_text())
+    assert set(report["summary"]) == {"merged", "previous", "new_only"}
+    assert report["summary"]["previous"]["old"] == 100.0 and report["summary"]["new_only"]["new"] == 100.0
+    assert not (store_a / ".work").exists() or not any((store_a / ".work").iterdir())
+    # The default update keeps most of both sets (replayed facts included: tiny models do not generalise).
+    old = evaluate_recall(path, pairs(FACTS_1, "docA")).exact
+    new = evaluate_recall(path, pairs(FACTS_2, "docB")).exact
+    print("tiny add recall", old, new, report["summary"])
+    assert old >= 0.5 and new >= 0.5

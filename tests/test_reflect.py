@@ -1,0 +1,301 @@
+"""The reflection pipeline with scripted generators (fast): steps, provenance, resume, garbage, grouping, CLI."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Sequence
+
+import pytest
+
+from memo.corpus import load_corpus
+from memo.llm import CachedChatModel, ChatModel, GenParams, ResponseCache
+from memo.reflect import ABSTAIN, STEPS, ReflectConfig, estimate, read_reflections, reflect
+from memo.reflect.grouping import group_documents, load_grouping_file
+from memo.reflect.text import entities, self_containment_problems
+
+CORPUS = {
+    "marie.txt": "Marie Dubois founded the Lumen Bakery in Veldmark in 1998. She was born in Lyon in 1970. "
+                 "The Lumen Bakery won the Golden Whisk award in 2005. In 2010 Marie Dubois opened a second shop "
+                 "in Harlow.",
+    "kell.txt": "Tomas Kell was the mayor of Veldmark from 2001 to 2009. He gave the Golden Whisk award to the Lumen "
+                "Bakery in 2005. Tomas Kell later became a professor at Harlow University.",
+    "comet.txt": "Comet Xelos was discovered by the astronomer Priya Nand in 2016. Priya Nand works at the Karsa "
+                 "Observatory in Chile. Comet Xelos returns every 74 years.",
+    "volcano.txt": "Mount Tirell is a volcano on the island of Quenda. Mount Tirell erupted in 1932. The Quenda "
+                   "Geological Society monitors Mount Tirell with twelve seismometers.",
+}
+
+
+def words(text: str) -> int:
+    return len(text.split())
+
+
+@pytest.fixture
+def corpus_dir(tmp_path) -> Path:
+    root = tmp_path / "corpus"
+    root.mkdir()
+    for name, text in CORPUS.items():
+        (root / name).write_text(text, encoding="utf-8")
+    return root
+
+
+@pytest.fixture
+def corpus(corpus_dir):
+    return load_corpus(corpus_dir, count_tokens=words)
+
+
+class Scripted(ChatModel):
+    """A backend whose answers are a function of the prompt (tests only)."""
+
+    def __init__(self, reply):
+        super().__init__()
+        self.spec = "scripted"
+        self.reply = reply
+
+    @property
+    def identity(self) -> str:
+        return "scripted@1"
+
+    def _generate(self, conversations: Sequence, params: GenParams) -> list[str]:
+        self.usage.add(calls=len(conversations), prompt_tokens=10 * len(conversations), completion_tokens=5)
+        return [self.reply(c[0]["content"] if len(c) == 1 else "repair") for c in conversations]
+
+
+def compact_reply(prompt: str) -> str:
+    """Turn the sentence into a 'Which entity ...?' question, the way a helpful small model would."""
+    sentence = prompt.split("Sentence: ")[-1].split("\n")[0]
+    subject = entities(sentence)[:1]
+    if not subject or sentence.startswith("The "):  # and sometimes a useless one, like the real 135M model
+        return json.dumps({"question": "What is the answer to this question?"})
+    rest = sentence[sentence.find(subject[0]) + len(subject[0]):].strip().rstrip(".")
+    return json.dumps({"question": f"Which entity {rest}?"})
+
+
+def test_compact_profile_produces_every_step_with_valid_provenance(corpus, tmp_path):
+    out = tmp_path / "refl"
+    m = reflect(corpus, out, ReflectConfig(profile="compact", generator_questions=True), model=Scripted(compact_reply),
+                show_progress=False)
+    rows = read_reflections(out)
+    assert m["format"] == "memo-reflections/1" and m["total"] == len(rows)
+    steps = {r["step"] for r in rows}
+    assert steps == {"direct", "indirect", "consolidated", "entity", "cross_document", "abstention"}
+    doc_ids = {d.id for d in corpus.documents}
+    chunk_ids = {c.id for c in corpus.chunks}
+    ids = {r["id"] for r in rows}
+    produced = {json.loads(line)["id"] for f in (out / "steps").glob("*.jsonl")
+                for line in f.read_text().splitlines() if line.strip()}
+    for r in rows:
+        assert set(r) >= {"id", "question", "answer", "step", "doc_ids", "chunk_ids", "derived_from", "paraphrases"}
+        assert set(r["doc_ids"]) <= doc_ids and set(r["chunk_ids"]) <= chunk_ids
+        assert set(r["derived_from"]) <= ids | produced
+        if r["step"] == "abstention":
+            assert r["answer"] == ABSTAIN and not r["doc_ids"]
+        else:
+            assert r["doc_ids"] and r["chunk_ids"]
+            assert not self_containment_problems(r["question"], r["answer"], need_anchor=False), r
+        if r["step"] == "cross_document":
+            assert len(set(r["doc_ids"])) >= 2
+        if r["step"] == "entity":
+            name = r["answer"].split(". ")[0]
+            assert name.lower() not in r["question"].lower()
+        # provenance stays out of the training text
+        assert not re.search(r"\b[dc]-[0-9a-f]{12}\b", r["question"] + r["answer"])
+    msgs = [json.loads(line) for line in (out / "messages.jsonl").read_text().splitlines()]
+    assert [x["messages"][0]["content"] for x in msgs] == [r["question"] for r in rows]
+    assert {x["messages"][1]["role"] for x in msgs} == {"assistant"}
+    # the scripted questions are "Which entity ...?", accepted; the unusable ones fall back to rule questions
+    assert m["notes"]["direct"]["generator question accepted"] > 0
+    assert m["notes"]["direct"]["generator question unusable"] > 0
+    assert m["coverage"]["chunk_share"] == 1.0
+    assert 0 < m["coverage"]["entity_share"] <= 1
+    assert m["quality"]["schema_valid_share"] == 1.0
+    assert {r["source"] for r in [json.loads(x) for x in (out / "corpus.jsonl").read_text().splitlines()]
+            if r["type"] == "document"} == {d.source for d in corpus.documents}
+
+
+def test_pronouns_are_resolved_and_unfixable_pairs_dropped_with_reasons(corpus, tmp_path):
+    out = tmp_path / "refl"
+    m = reflect(corpus, out, ReflectConfig(profile="compact"), model=Scripted(compact_reply), show_progress=False)
+    answers = [r["answer"] for r in read_reflections(out)]
+    assert any(a.startswith("Marie Dubois was born in Lyon in 1970") for a in answers)
+    assert not any(a.startswith(("She ", "He ")) for a in answers)
+    assert m["quality"]["self_contained_share"] is not None
+
+
+def test_rerun_repeats_no_generator_call_and_output_is_identical(corpus, tmp_path):
+    cache = ResponseCache(tmp_path / "c.sqlite")
+    cfg = ReflectConfig(profile="compact", generator_questions=True)
+    first = CachedChatModel(Scripted(compact_reply), cache)
+    reflect(corpus, tmp_path / "a", cfg, model=first, show_progress=False)
+    assert first.usage.calls > 0
+    again = CachedChatModel(Scripted(compact_reply), cache)
+    reflect(corpus, tmp_path / "b", cfg, model=again, show_progress=False)
+    assert again.usage.calls == 0 and again.usage.cache_hits > 0
+    assert (tmp_path / "a" / "reflections.jsonl").read_text() == (tmp_path / "b" / "reflections.jsonl").read_text()
+
+
+def test_garbage_from_the_generator_is_dropped_and_counted_never_fatal(corpus, tmp_path):
+    full_cfg = ReflectConfig(profile="full", steps=("direct", "indirect", "consolidate", "verify"))
+    m = reflect(corpus, tmp_path / "g", full_cfg, model=Scripted(lambda p: "I cannot do that"), show_progress=False)
+    assert m["total"] == 0
+    assert m["dropped"]["direct"]["schema invalid"] == len(corpus.chunks)
+    assert m["quality"]["schema_valid_share"] == 0.0
+    # compact: unusable questions fall back to rule questions built from the sentence
+    m = reflect(corpus, tmp_path / "c", ReflectConfig(profile="compact", steps=("direct",), generator_questions=True),
+                model=Scripted(lambda p: "{broken"), show_progress=False)
+    assert m["dropped"]["direct"]["schema invalid"] > 0
+    assert m["counts"]["direct"] > 0
+
+
+def full_reply(prompt: str) -> str:
+    """A well-behaved capable generator, scripted per prompt kind."""
+    if prompt.startswith("Extract every fact"):
+        text = prompt.split("Text:\n", 1)[1].split("\n\nReturn JSON", 1)[0]
+        sents = [s for s in re.split(r"(?<=\.)\s+", text) if entities(s)]
+        return json.dumps({"pairs": [{"question": f"What is stated about {entities(s)[0]} ({i})?", "answer": s}
+                                     for i, s in enumerate(sents)]})
+    if prompt.startswith("Write question/answer pairs for facts"):
+        return json.dumps({"pairs": [{"question": "He did what last year?", "answer": "He did it."}]})
+    if prompt.startswith("Below are numbered"):
+        return json.dumps({"pairs": [{"question": "What combines the first facts of Veldmark?", "answer": "Both.",
+                                      "combined_from": [1, 2]},
+                                     {"question": "What uses one pair of Veldmark?", "answer": "One.",
+                                      "combined_from": [1]}]})
+    if prompt.startswith("Can this question"):
+        return json.dumps({"self_contained": True, "problems": []})
+    if prompt.startswith("Rewrite this"):
+        return json.dumps({"question": "What did Tomas Kell do in 2004?", "answer": "Tomas Kell governed Veldmark."})
+    if prompt.startswith("List every named"):
+        return json.dumps({"entities": [{"name": "Veldmark", "type": "place"}]})
+    if prompt.startswith("Write reverse-lookup"):
+        return json.dumps({"pairs": [{"question": "Which town had a mayor from 2001 to 2009?", "answer": "Veldmark."},
+                                     {"question": "Where is Veldmark?", "answer": "Veldmark is a town."}]})
+    if prompt.startswith("Below are facts from several"):
+        return json.dumps({"pairs": [{"question": "Which town links Marie Dubois and Tomas Kell?",
+                                      "answer": "Veldmark.", "documents": [1, 2]},
+                                     {"question": "Which single-source fact about Quenda?", "answer": "Quenda.",
+                                      "documents": [1]}]})
+    raise AssertionError(f"unexpected prompt: {prompt[:60]}")
+
+
+def test_full_profile_steps_fix_and_provenance(corpus, tmp_path):
+    m = reflect(corpus, tmp_path / "f", ReflectConfig(profile="full"), model=Scripted(full_reply), show_progress=False)
+    rows = read_reflections(tmp_path / "f")
+    by_step = {}
+    for r in rows:
+        by_step.setdefault(r["step"], []).append(r)
+    # the pronoun/relative-time indirect pairs were rewritten by the fix prompt, then checked again
+    assert m["notes"]["verify"]["fixed"] > 0
+    assert all("He " not in r["question"] for r in rows)
+    # combined pairs keep what they came from; a "combined" pair from one source is dropped
+    assert all(len(r["derived_from"]) == 2 for r in by_step["consolidated"])
+    assert m["dropped"]["consolidate"]["combines fewer than 2 pairs"] > 0
+    # reverse lookups never name the entity; the answer leads with it
+    assert all("veldmark" not in r["question"].lower() and r["answer"].startswith("Veldmark")
+               for r in by_step["entity"])
+    assert m["dropped"]["entity"]["question names the entity"] > 0
+    assert all(len(r["doc_ids"]) >= 2 for r in by_step["cross_document"])
+    assert m["dropped"]["cross_document"]["draws on one document"] > 0
+
+
+def test_run_killed_in_step_2_resumes_without_repeating_completed_calls(corpus, tmp_path):
+    cache = ResponseCache(tmp_path / "c.sqlite")
+
+    def dies_in_consolidation(prompt: str) -> str:
+        if prompt.startswith("Below are numbered"):
+            raise KeyboardInterrupt  # the user pressed ^C during step 2
+        return full_reply(prompt)
+
+    with pytest.raises(KeyboardInterrupt):
+        reflect(corpus, tmp_path / "out", ReflectConfig(profile="full"),
+                model=CachedChatModel(Scripted(dies_in_consolidation), cache), show_progress=False)
+    assert not (tmp_path / "out").exists()  # nothing half-written
+    seen: list[str] = []
+
+    def recording(prompt: str) -> str:
+        seen.append(prompt)
+        return full_reply(prompt)
+
+    resumed = CachedChatModel(Scripted(recording), cache)
+    reflect(corpus, tmp_path / "out", ReflectConfig(profile="full"), model=resumed, show_progress=False)
+    assert seen and not any(p.startswith(("Extract every fact", "Write question/answer")) for p in seen)
+    assert resumed.usage.cache_hits >= 2 * len(corpus.chunks)
+    calls = resumed.usage.calls
+    again = CachedChatModel(Scripted(recording), cache)
+    reflect(corpus, tmp_path / "out2", ReflectConfig(profile="full"), model=again, show_progress=False)
+    assert calls > 0 and again.usage.calls == 0
+    assert (tmp_path / "out" / "reflections.jsonl").read_text() == (tmp_path / "out2" / "reflections.jsonl").read_text()
+
+
+def test_steps_can_be_skipped_and_verify_passed_through(corpus, tmp_path):
+    m = reflect(corpus, tmp_path / "s", ReflectConfig(profile="compact", steps=("direct", "entity")),
+                model=Scripted(compact_reply), show_progress=False)
+    assert {s for s, n in m["counts"].items() if n} == {"direct", "entity"}
+    assert sorted(p.name for p in (tmp_path / "s" / "steps").iterdir()) == ["direct.jsonl", "entity.jsonl"]
+
+
+def test_grouping_joins_documents_sharing_entities_and_keeps_unrelated_apart(corpus):
+    groups = group_documents(corpus, max_size=4)
+    by_title = {d.id: d.title for d in corpus.documents}
+    named = [sorted(by_title[i] for i in g) for g in groups]
+    assert ["kell", "marie"] in named
+    assert not any("comet" in g and ("marie" in g or "kell" in g) for g in named)
+    assert not any("volcano" in g and ("marie" in g or "kell" in g) for g in named)
+    assert all(2 <= len(g) <= 4 for g in groups)
+
+
+def test_grouping_file_by_title(corpus, tmp_path):
+    path = tmp_path / "groups.json"
+    path.write_text(json.dumps([["comet", "volcano"]]), encoding="utf-8")
+    groups = load_grouping_file(path, corpus)
+    assert len(groups) == 1 and len(groups[0]) == 2
+    path.write_text(json.dumps([["comet", "nope"]]), encoding="utf-8")
+    with pytest.raises(ValueError, match="unknown document"):
+        load_grouping_file(path, corpus)
+
+
+def test_estimate_counts_calls_per_step(corpus):
+    est = estimate(corpus, ReflectConfig(profile="full", generator="embedded", price_in_per_mtok=1.0,
+                                         price_out_per_mtok=2.0))
+    assert set(est["steps"]) == {"direct", "indirect", "consolidate", "verify", "entity", "cross_document"}
+    assert est["steps"]["direct"]["calls"] == len(corpus.chunks)
+    assert est["cost"] > 0
+    compact = estimate(corpus, ReflectConfig(profile="compact", generator="embedded", generator_questions=True))
+    assert set(compact["steps"]) == {"direct"}
+    assert estimate(corpus, ReflectConfig(profile="compact", generator="embedded"))["total"]["calls"] == 0
+
+
+def test_bad_config_is_rejected():
+    with pytest.raises(ValueError, match="unknown step"):
+        ReflectConfig(steps=("direct", "summarise"))
+    with pytest.raises(ValueError, match="unknown profile"):
+        ReflectConfig(profile="huge")
+    with pytest.raises(ValueError, match="unknown key"):
+        ReflectConfig.from_table({"chunk_size": 3})
+    assert "abstention" in STEPS
+
+
+def test_cli_run_dry_run_and_empty_corpus(corpus_dir, tmp_path):
+    from typer.testing import CliRunner
+
+    from memo.cli import app
+
+    runner = CliRunner()
+    res = runner.invoke(app, ["reflect", str(corpus_dir), "--dry-run", "--profile", "compact"])
+    assert res.exit_code == 0, res.output
+    assert "total" in res.output
+    res = runner.invoke(app, ["reflect", str(corpus_dir), "-o", str(tmp_path / "refl"), "--steps",
+                              "direct,entity,cross_document"])
+    assert res.exit_code == 0, res.output
+    assert "coverage: chunks 4/4" in res.output
+    manifest = json.loads((tmp_path / "refl" / "manifest.json").read_text())
+    assert manifest["profile"] == "compact" and manifest["counts"]["cross_document"] > 0
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    (empty / "blank.txt").write_text("", encoding="utf-8")
+    res = runner.invoke(app, ["reflect", str(empty), "-o", str(tmp_path / "out")])
+    assert res.exit_code == 1
+    assert "no usable documents" in res.output
+    assert not (tmp_path / "out").exists()

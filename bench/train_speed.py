@@ -120,6 +120,81 @@ def reference_step_seconds(steps: int = 5) -> tuple[float, float]:
     return statistics.median(times[1:]), statistics.median(cpu[1:])  # step 1 pays one-off allocation costs
 
 
+def lever_steps(steps: int = 3) -> list[dict]:
+    """CPU seconds per optimizer step (batch 8 of the 200 facts, one torch thread) as each lever is added.
+
+    One thread and CPU time (not wall time) because on a shared machine the wall time of a multi-threaded torch
+    process mostly measures the other processes; single-thread CPU seconds measure the work itself.
+    """
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from memo.llm.embedded import embedded_model_dir
+    from memo.memory.prompt import encode_example, memory_chat_template
+    from memo.memory.train import _answer_only_lm, _batches, _collate
+
+    torch.set_num_threads(1)
+    path = embedded_model_dir()
+    facts = make_facts()
+    levers = [
+        ("plain: default system prompt, full logits, trainable embeddings, random batches", {}),
+        ("+ no default system prompt", {"template": True}),
+        ("+ logits at answer positions only", {"template": True, "answer_only": True}),
+        ("+ frozen tied embeddings", {"template": True, "answer_only": True, "freeze": True}),
+        ("+ length-bucketed batches (= default recipe)", {"template": True, "answer_only": True, "freeze": True,
+                                                          "bucket": True}),
+        ("LoRA r16 (all linear) with the same levers", {"template": True, "answer_only": True, "freeze": True,
+                                                       "bucket": True, "lora": True}),
+    ]
+    rows = []
+    for name, opt in levers:
+        tok = AutoTokenizer.from_pretrained(path)
+        if opt.get("template"):
+            tok.chat_template = memory_chat_template(tok.chat_template)
+        examples = [encode_example(tok, f["question"], f["answer"]) for f in facts]
+        if opt.get("bucket"):
+            batches = _batches(examples, 8, 0, 0)
+        else:
+            order = list(range(len(examples)))
+            random.Random(0).shuffle(order)
+            batches = [order[i : i + 8] for i in range(0, len(order), 8)]
+        model = AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32).train()
+        if opt.get("freeze"):
+            model.get_input_embeddings().weight.requires_grad_(False)
+        if opt.get("lora"):
+            from peft import LoraConfig, get_peft_model
+
+            model = get_peft_model(model, LoraConfig(r=16, lora_alpha=32, target_modules="all-linear",
+                                                     task_type="CAUSAL_LM"))
+        step_model = _answer_only_lm()(model) if opt.get("answer_only") else None
+        params = [p for p in model.parameters() if p.requires_grad]
+        optim = torch.optim.AdamW(params, lr=1e-5)
+        cpu, padded = [], []
+        for idx in batches[: steps + 1]:
+            batch = _collate(examples, idx, tok.pad_token_id)
+            c0 = time.process_time()
+            loss = step_model(**batch) if step_model else model(**batch).loss
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(params, 1.0)
+            optim.step()
+            optim.zero_grad(set_to_none=True)
+            cpu.append(time.process_time() - c0)
+            padded.append(batch["input_ids"].numel())
+        rows.append({"lever": name, "cpu_step": statistics.median(cpu[1:]), "tokens": statistics.mean(padded[1:]),
+                     "steps_per_epoch": len(batches)})
+        print(rows[-1], flush=True)
+    return rows
+
+
+def lever_table(rows: list[dict]) -> str:
+    lines = ["| recipe | CPU s/step (1 thread, median) | padded tokens/batch | speed-up vs plain | CPU s per epoch "
+             "(200 pairs) |", "|---|---|---|---|---|"]
+    for r in rows:
+        lines.append(f"| {r['lever']} | {r['cpu_step']:.2f} | {r['tokens']:.0f} | {rows[0]['cpu_step'] / r['cpu_step']:.2f}x "
+                     f"| {r['cpu_step'] * r['steps_per_epoch']:.0f} |")
+    return "\n".join(lines)
+
+
 def run_variant(name: str, cfg: TrainConfig, data: Path, facts: list[dict], work: Path) -> dict:
     t0, c0 = time.perf_counter(), time.process_time()
     result = train(data, work / name, config=cfg, progress=False)
@@ -137,19 +212,21 @@ def run_variant(name: str, cfg: TrainConfig, data: Path, facts: list[dict], work
         "s_per_step": train_s / max(1, steps), "recall": report.exact, "paraphrase": report.paraphrase_exact,
         "abstains": sum(a.abstained for a in absent) / len(absent), "eval_s": eval_s,
         "tokens": result.manifest["training"]["tokens"],
+        "by_epoch": " ".join(f"{m['recall']:.0%}@{m['seconds']:.0f}s" for m in result.manifest["metrics"]),
     }
 
 
 def table(rows: list[dict], ref: tuple[float, float] | None) -> str:
     head = ("| variant | epochs (best) | optimizer steps | train wall s | train CPU s | wall s/step (incl. evals) "
-            "| exact recall | paraphrase recall | abstains on 4 absent | scoring s | step speed-up (CPU) |")
-    lines = [head, "|---" * 11 + "|"]
+            "| exact recall | paraphrase recall | abstains on 4 absent | scoring s | step speed-up (CPU) "
+            "| eval-sample recall @ train seconds, per epoch |")
+    lines = [head, "|---" * 12 + "|"]
     for r in rows:
         ratio = f"{ref[1] / (r['train_cpu'] / max(1, r['steps'])):.2f}x" if ref else "-"
         lines.append(
             f"| {r['variant']} | {r['epochs']} ({r['best_epoch']}) | {r['steps']} | {r['train_s']:.0f} | "
             f"{r['train_cpu']:.0f} | {r['s_per_step']:.2f} | {r['recall']:.1%} | {r['paraphrase']:.1%} | "
-            f"{r['abstains']:.0%} | {r['eval_s']:.0f} | {ratio} |"
+            f"{r['abstains']:.0%} | {r['eval_s']:.0f} | {ratio} | {r['by_epoch']} |"
         )
     return "\n".join(lines)
 
@@ -160,7 +237,20 @@ def main() -> None:
     parser.add_argument("--facts", type=int, default=200)
     parser.add_argument("--no-reference", action="store_true", help="skip timing the plain recipe's steps")
     parser.add_argument("--no-write", action="store_true", help="print the table, do not append to docs/BENCHMARKS.md")
+    parser.add_argument("--levers", action="store_true",
+                        help="only time a few steps per speed lever (minutes, robust on a shared CPU), no training runs")
     args = parser.parse_args()
+    if args.levers:
+        out = lever_table(lever_steps())
+        print(out)
+        if not args.no_write:
+            append_section(
+                "flock /tmp/memo-bench.lock .venv/bin/python bench/train_speed.py --levers",
+                "Machine: 2-core CPU, no GPU, fp32, one torch thread. Other engineers' tests and benchmarks shared "
+                "the CPU during the run, so CPU seconds of this process are reported instead of wall time. Each "
+                "row adds one lever to the row above; 3 timed optimizer steps (after one warm-up step) of batch 8 "
+                "from the 200 invented facts; AdamW, grad clip 1.0.\n\n" + out)
+        return
     names = [n.strip() for n in args.variants.split(",") if n.strip()]
     unknown = [n for n in names if n not in VARIANTS]
     if unknown:
@@ -184,8 +274,7 @@ def main() -> None:
         return
     cmd = "flock /tmp/memo-bench.lock .venv/bin/python bench/train_speed.py" + (
         f" --variants {args.variants}" if args.variants != ",".join(VARIANTS) else "")
-    section = (
-        f"\n### {datetime.now(timezone.utc):%Y-%m-%d} `{cmd}`\n\n"
+    append_section(cmd, (
         f"Machine: 2-core CPU, no GPU ({platform.processor() or platform.machine()}), fp32, torch threads "
         f"{__import__('torch').get_num_threads()}. Other engineers' tests may have shared the CPU during the run.\n"
         f"{len(facts)} invented facts (+ {ABSTAIN!r} pairs synthesised to 10%), embedded SmolLM2-135M base. "
@@ -195,9 +284,13 @@ def main() -> None:
         f"count all threads of the process: on a contended machine they track the work done better than wall "
         f"time. Step speed-up: the reference step's CPU seconds over ours, ours including the per-epoch recall "
         f"checks, checkpoints and artifact writing.\n\n" if ref else
-        f"\n### {datetime.now(timezone.utc):%Y-%m-%d} `{cmd}`\n\nMachine: 2-core CPU, no GPU, fp32. Other engineers' "
-        f"tests may have shared the CPU during the run.\n\n"
-    ) + out + "\n"
+        "Machine: 2-core CPU, no GPU, fp32. Other engineers' tests may have shared the CPU during the run.\n\n"
+    ) + out)
+
+
+def append_section(cmd: str, body: str) -> None:
+    """Append one dated run under `## Memory training` in docs/BENCHMARKS.md."""
+    section = f"\n### {datetime.now(timezone.utc):%Y-%m-%d} `{cmd}`\n\n{body}\n"
     bench_md = ROOT / "docs" / "BENCHMARKS.md"
     text = bench_md.read_text(encoding="utf-8") if bench_md.exists() else "# Benchmarks\n"
     heading = "## Memory training"

@@ -106,21 +106,22 @@ def test_entity_confirmed_in_stage_two_then_answered():
     result, executive, mem = run({
         "Grounding": [GROUNDING],
         "EntityTurn": [entity_turn("confirm", ["Mira Castell"], "Mira Castell",
-                                   labels=[(1, "new_candidate", "Mira Castell")])],
+                                   labels=[(2, "new_candidate", "Mira Castell")])],
         "AnswerTurn": [answer_turn(questions=["Where was Mira Castell born?"]),
-                       answer_turn("answer", answer="Porto Velho", ratings=[(7, "relevant")])],
+                       answer_turn("answer", answer="Porto Velho", ratings=[(8, "relevant")])],
         "FinalSynthesis": [final("Porto Velho", [("Porto Velho", [1, 2])])],
     })
-    # Stage 1: 3 questions for the HIGH clue, 1 for the LOW clue, plus the combination, in one memory batch.
-    assert mem.batches[0] == GROUNDING["clues"][0]["questions"] + ["Where was the founder born?",
-                                                                  GROUNDING["combined"][0]]
+    # Stage 1, one memory batch: the question itself, 3 questions for the HIGH clue, 1 for the LOW clue, and the
+    # combination question.
+    assert mem.batches[0] == [Q] + GROUNDING["clues"][0]["questions"] + ["Where was the founder born?",
+                                                                        GROUNDING["combined"][0]]
     assert stages(result) == ["grounding", "entity", "answer", "answer", "final"]
     assert result.entity == "Mira Castell" and result.entity_confirmed
     assert result.answer == "Porto Velho"
     assert mem.batches[1] == ["Where was Mira Castell born?"]
-    # The second stage-3 turn saw the answer to its question, numbered after the five grounding exchanges.
-    assert "[6] Q: Where was Mira Castell born?" in executive.prompts[3][1]
-    assert result.trace.memory_usage["questions"] == 6
+    # The second stage-3 turn saw the answer to its question, numbered after the six grounding exchanges.
+    assert "[7] Q: Where was Mira Castell born?" in executive.prompts[3][1]
+    assert result.trace.memory_usage["questions"] == 7
     assert result.trace.executive_usage["calls"] == 5
     final_prompt = executive.prompts[-1][1]
     answers = final_prompt.split("Memory answers:")[1].split("Facts by entity:")[0]
@@ -145,7 +146,7 @@ def test_candidate_demoted_after_two_and_eliminated_after_three_targeted_idks():
     result, executive, mem = run({
         "Grounding": [GROUNDING],
         "EntityTurn": [entity_turn(candidates=["Anton Reyes", "Mira Castell"], questions=q,
-                                   labels=[(1, "new_candidate", "Mira Castell")]) for q in asks]
+                                   labels=[(2, "new_candidate", "Mira Castell")]) for q in asks]
                       + [entity_turn("exhaust", ["Anton Reyes", "Mira Castell"])],
         "AnswerTurn": [answer_turn("answer", answer="Porto Velho")],
         "FinalSynthesis": [final("Porto Velho", [("Porto Velho", [1, 2])])],
@@ -163,7 +164,7 @@ def test_budget_exhausted_carries_rank_one_as_hypothesis():
     result, executive, mem = run({
         "Grounding": [GROUNDING],
         "EntityTurn": [entity_turn(candidates=["Mira Castell", "Anton Reyes"], questions=["Who else?"],
-                                   labels=[(1, "new_candidate", "Mira Castell")]),
+                                   labels=[(2, "new_candidate", "Mira Castell")]),
                        entity_turn(candidates=["Mira Castell", "Anton Reyes"], questions=["Anyone else?"])],
         "AnswerTurn": [answer_turn(questions=["Where was she born?"])],
         "FinalSynthesis": [final("Porto Velho", [("Porto Velho", [1])])],
@@ -192,9 +193,9 @@ def test_pivot_in_stage_three():
     result, executive, mem = run({
         "Grounding": [GROUNDING],
         "EntityTurn": [entity_turn("confirm", ["Mira Castell", "Anton Reyes"], "Mira Castell",
-                                   labels=[(1, "new_candidate", "Mira Castell")])],
+                                   labels=[(2, "new_candidate", "Mira Castell")])],
         "AnswerTurn": [answer_turn("pivot", ["Where was Anton Reyes born?"], pivot_to="Anton Reyes"),
-                       answer_turn("answer", answer="Lisbon", ratings=[(6, "relevant")])],
+                       answer_turn("answer", answer="Lisbon", ratings=[(7, "relevant")])],
         "FinalSynthesis": [final("Lisbon", [("Lisbon", [1, 2])])],
     })
     pivot = [s for s in result.trace.steps if s.stage == "answer"][0]
@@ -264,12 +265,23 @@ def test_multi_baseline_answers_when_ready():
 def test_trace_round_trips_and_renders(tmp_path):
     from rich.console import Console
 
-    result, _, _ = run({
+    from memo.executive import SourceCitation
+
+    class CitingMemory(ScriptedMemory):
+        def _ask(self, questions, temperature, max_tokens, seed):
+            replies = super()._ask(questions, temperature, max_tokens, seed)
+            for r in replies:  # pairs trained from a plain QA file have no document ids
+                r.citations = [] if r.abstained else [SourceCitation(doc_id=None, question=r.question, answer=r.answer,
+                                                                     score=0.9)]
+            return replies
+
+    result = ask(CitingMemory(MEMORY), Q, ScriptedExecutive({
         "Grounding": [GROUNDING],
         "EntityTurn": [entity_turn("confirm", ["Mira Castell"], "Mira Castell")],
         "AnswerTurn": [answer_turn("answer", answer="Porto Velho")],
         "FinalSynthesis": [final("Porto Velho")],
-    })
+    }), "structured", ExecutiveSettings())
+    assert [c.question for c in result.citations] == ["Who founded Veltrona Labs?"]
     result.save(tmp_path / "t.json")
     loaded = AskResult.load(tmp_path / "t.json")
     assert loaded == result and json.loads((tmp_path / "t.json").read_text())["format"] == "memo-trace/1"
@@ -277,6 +289,7 @@ def test_trace_round_trips_and_renders(tmp_path):
     console.print(render_tree(loaded))
     text = console.export_text()
     assert "Who founded Veltrona Labs?" in text and "answer: Porto Velho" in text and "confirm Mira Castell" in text
+    assert "source (no document id)" in text
 
 
 def test_bad_inputs_have_clear_errors():

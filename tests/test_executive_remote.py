@@ -24,7 +24,7 @@ FACTS = {
 EXECUTIVE = {
     "Grounding": {"clues": [{"clue": "founder of Veltrona Labs", "kind": "entity", "power": "LOW",
                              "questions": ["Who founded Veltrona Labs?"]}], "combined": []},
-    "EntityTurn": {"labels": [{"n": 1, "label": "new_candidate", "candidate": "Mira Castell"}],
+    "EntityTurn": {"labels": [{"n": 2, "label": "new_candidate", "candidate": "Mira Castell"}],
                    "candidates": ["Mira Castell"], "decision": "confirm", "entity": "Mira Castell", "questions": []},
     "AnswerTurn": {"role": "intermediate", "target": "birth city", "ratings": [], "facts": [], "unknowns": [],
                    "decision": "ask", "answer": "", "pivot_to": "", "questions": ["Where was Mira Castell born?"]},
@@ -104,8 +104,9 @@ def test_remote_memory_batches_concurrently_detects_abstention_and_caches(server
 
 
 def test_memo_ask_with_endpoint_executive_and_remote_memory(server, tmp_path):
+    question = "In which city was the founder of Veltrona Labs born?"
     result = CliRunner().invoke(app, [
-        "ask", f"{server.url}#memory", "In which city was the founder of Veltrona Labs born?",
+        "ask", f"{server.url}#memory", question,
         "--executive", f"{server.url}#executive", "--answer-turns", "1", "--trace", str(tmp_path / "trace.json"),
     ])
     assert result.exit_code == 0, result.output
@@ -113,8 +114,9 @@ def test_memo_ask_with_endpoint_executive_and_remote_memory(server, tmp_path):
     assert "Mira Castell was born in Porto Velho." in result.output  # the trace tree is printed
     saved = AskResult.load(tmp_path / "trace.json")
     assert saved.answer == "Porto Velho" and saved.entity == "Mira Castell" and saved.entity_confirmed
-    assert [e.question for e in saved.trace.exchanges] == ["Who founded Veltrona Labs?", "Where was Mira Castell born?"]
-    assert saved.trace.executive_usage["calls"] == 4 and saved.trace.memory_usage["questions"] == 2
+    assert [e.question for e in saved.trace.exchanges] == [question, "Who founded Veltrona Labs?",
+                                                           "Where was Mira Castell born?"]
+    assert saved.trace.executive_usage["calls"] == 4 and saved.trace.memory_usage["questions"] == 3
 
 
 def test_memo_ask_reports_bad_input_in_one_line(server, tmp_path):

@@ -290,9 +290,9 @@ def test_cli_train_then_recall(tmp_path, tiny64_dir):
     assert "memory written to" in res.output
     res = runner.invoke(app, ["recall", str(tmp_path / "mem"), FACTS[0]["question"], "--json", "--cite"])
     assert res.exit_code == 0, res.output
-    out = json.loads(res.output)
+    out = json.loads(res.stdout)
     assert out[0]["question"] == FACTS[0]["question"] and isinstance(out[0]["abstained"], bool)
     res = runner.invoke(app, ["recall", str(tmp_path / "mem"), "--eval", str(data)])
-    assert res.exit_code == 0 and "exact recall" in res.output
+    assert res.exit_code == 0 and "exact recall" in res.stdout
     res = runner.invoke(app, ["train", str(tmp_path / "missing.jsonl"), "-o", str(tmp_path / "m2")])
     assert res.exit_code == 1 and "no training data" in res.output

@@ -13,7 +13,7 @@ pytestmark = pytest.mark.slow
 
 DOCS = {
     "bakery.txt": "Marie Dubois founded the Lumen Bakery in Veldmark in 1998. She was born in Lyon in 1970.",
-    "mayor.txt": "Tomas Kell was the mayor of Veldmark from 2001 to 2009. He gave an award to the Lumen Bakery.",
+    "mayor.txt": "Tomas Kell was the mayor of Veldmark from 2001 to 2009.",
 }
 
 
@@ -26,7 +26,10 @@ def test_embedded_generator_end_to_end_and_rerun_is_free(tmp_path):
     model = load_model("embedded")
     m = reflect(root, tmp_path / "a", cfg, model=model, show_progress=False)
     rows = read_reflections(tmp_path / "a")
-    assert m["generator"]["used"] and model.usage.calls == 4  # one question proposal per sentence
+    # one question proposal per sentence, plus at most one repair round for answers cut off mid-JSON
+    assert m["generator"]["used"] and 3 <= model.usage.calls <= 6
+    assert m["notes"]["direct"].get("generator question accepted", 0) + m["notes"]["direct"].get(
+        "generator question unusable", 0) == 3
     assert m["quality"]["schema_valid_share"] is not None
     assert {"direct", "entity", "cross_document"} <= {r["step"] for r in rows}
     corpus_ids = {json.loads(x)["id"] for x in (tmp_path / "a" / "corpus.jsonl").read_text().splitlines()}
@@ -34,5 +37,5 @@ def test_embedded_generator_end_to_end_and_rerun_is_free(tmp_path):
     assert all(len(r["doc_ids"]) >= 2 for r in rows if r["step"] == "cross_document")
     again = load_model("embedded")
     reflect(root, tmp_path / "b", cfg, model=again, show_progress=False)
-    assert again.usage.calls == 0 and again.usage.cache_hits == 4
+    assert again.usage.calls == 0 and again.usage.cache_hits == model.usage.calls
     assert (tmp_path / "a" / "reflections.jsonl").read_text() == (tmp_path / "b" / "reflections.jsonl").read_text()

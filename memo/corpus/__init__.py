@@ -132,7 +132,6 @@ def chunk_document(doc: Document, count_tokens: Callable[[str], int], chunk_toke
             pieces.append((" ".join(cur), count_tokens(" ".join(cur))))
     texts: list[str] = []
     cur: list[tuple[str, int]] = []
-    fresh = False  # does `cur` hold anything not already emitted?
     for piece in pieces:
         if cur and sum(n for _, n in cur) + piece[1] > chunk_tokens:
             texts.append(" ".join(s for s, _ in cur))
@@ -143,8 +142,7 @@ def chunk_document(doc: Document, count_tokens: Callable[[str], int], chunk_toke
                 carry.insert(0, (s, n))
             cur = carry
         cur.append(piece)
-        fresh = True
-    if cur and fresh:
+    if cur:
         texts.append(" ".join(s for s, _ in cur))
     return [Chunk(content_id(doc.id, str(i), t, prefix="c-"), doc.id, i, t) for i, t in enumerate(texts)]
 

@@ -80,7 +80,10 @@ class Session:
 
     def ask_memory(self, step: Step, questions: Sequence[str], temperature: float) -> list[Exchange]:
         """Send a stage's sub-questions to the memory as one batch and record the exchanges."""
-        questions = list(dict.fromkeys(q.strip() for q in questions if q.strip()))
+        unique: dict[str, str] = {}
+        for q in questions:
+            unique.setdefault(" ".join(q.lower().split()), q.strip())  # repeats differing in case or spacing
+        questions = [q for q in unique.values() if q]
         if not questions:
             return []
         t0 = time.perf_counter()

@@ -1,6 +1,7 @@
 """The structured three-stage protocol (MEMO_METHOD.md section 4), plus final synthesis.
 
-1. grounding: atomic clues -> 3 sub-questions per HIGH clue, 1 per LOW clue, plus combination questions.
+1. grounding: atomic clues -> 3 sub-questions per HIGH clue, 1 per LOW clue, plus combination questions (and
+   the question itself, which a one-hop question often needs and a weak executive may not rephrase well).
 2. entity identification: label answers, rank candidates, decay them on targeted IDKs, confirm / exhaust / ask.
 3. answer seeking: role, ratings, facts and unknowns; answer as soon as possible, pivot if needed.
 4. final synthesis: candidate answers checked against the clues; the one covering the most clues wins.
@@ -89,7 +90,9 @@ def ground(session: Session, state: State) -> list[Exchange]:
         state.clues = [session.question]
     else:
         state.clues = [c.clue for c in out.clues]
-        questions = [q for c in out.clues for q in c.questions[: 3 if c.power == "HIGH" else 1]] + out.combined
+        # The question itself goes first: a one-hop question is often answered outright, whatever the clues.
+        questions = [session.question] + [q for c in out.clues for q in c.questions[: 3 if c.power == "HIGH" else 1]]
+        questions += out.combined
     step.decision = f"{len(state.clues)} clues"
     return session.ask_memory(step, questions[: s.grounding_questions], s.memory_grounding_temperature)
 

@@ -110,6 +110,6 @@ def render_tree(result: AskResult) -> Tree:
         final.add(f"entity: {escape(result.entity)} ({'confirmed' if result.entity_confirmed else 'unconfirmed'})")
     final.add(f"justification: {escape(result.justification)}")
     for c in result.citations:
-        final.add(f"[dim]source {escape(c.doc_id)} {escape(','.join(c.chunk_ids))} ({c.score:.2f}): "
+        final.add(f"[dim]source {escape(c.doc_id or '(no document id)')} {escape(','.join(c.chunk_ids))} ({c.score:.2f}): "
                   f"{escape(c.question)}[/]")
     return root

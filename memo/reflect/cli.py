@@ -23,6 +23,8 @@ def register(app: typer.Typer) -> None:
         overlap_tokens: Optional[int] = typer.Option(None, help="Chunk overlap in tokens (default 32)."),
         seed: Optional[int] = typer.Option(None, help="Sampling seed (part of the cache key)."),
         grouping: Optional[str] = typer.Option(None, help="JSON file: list of lists of related document ids/titles."),
+        generator_questions: bool = typer.Option(False, "--generator-questions",
+                                                 help="Compact profile: let the generator propose the questions."),
         no_abstention: bool = typer.Option(False, "--no-abstention", help="Make no \"I don't know.\" pairs."),
         config: Optional[str] = typer.Option(None, help="Path to memo.toml."),
     ) -> None:
@@ -39,7 +41,7 @@ def register(app: typer.Typer) -> None:
             chosen = tuple(s for s in STEPS if s != "abstention")
         cfg = run_cli(ReflectConfig.from_table, getattr(cfg_file, "reflect", None), profile=profile,
                       generator=generator, steps=chosen, chunk_tokens=chunk_tokens, overlap_tokens=overlap_tokens,
-                      seed=seed, grouping_file=grouping)
+                      seed=seed, grouping_file=grouping, generator_questions=generator_questions or None)
         if dry_run:
             est = run_cli(estimate, corpus, cfg)
             table = Table(title=f"estimate: {est['documents']} documents, {est['chunks']} chunks, "

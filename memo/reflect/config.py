@@ -3,7 +3,7 @@ them, CLI flags override that."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, fields
 from typing import Any
 
 #: The pipeline's steps in run order. "abstention" adds "I don't know." pairs (on by default).
@@ -32,7 +32,6 @@ class ReflectConfig:
     abstention_ratio: float = 0.1  # abstention pairs per kept pair
     price_in_per_mtok: float | None = None  # price per million prompt tokens, for --dry-run cost estimates
     price_out_per_mtok: float | None = None
-    extra: dict[str, Any] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
         if self.profile not in PROFILES:
@@ -47,7 +46,7 @@ class ReflectConfig:
     @classmethod
     def from_table(cls, table: dict[str, Any] | None, **overrides: Any) -> "ReflectConfig":
         """From memo.toml's [reflect] table plus explicit (non-None) overrides."""
-        names = {f.name for f in fields(cls)} - {"extra"}
+        names = {f.name for f in fields(cls)}
         values = {k: v for k, v in (table or {}).items() if k in names}
         unknown = set(table or {}) - names
         if unknown:

@@ -157,10 +157,12 @@ def reflect(corpus_path: str | Path | Corpus, output_dir: str | Path, cfg: Refle
     corpus = _load(corpus_path, cfg)
     spec = model.spec if model is not None else _spec(cfg)
     holder: dict[str, ChatModel] = {}
+    usage_at_load: dict[str, int] = {}
 
     def get_model() -> ChatModel:
         if "m" not in holder:
             holder["m"] = model or model_for("generator", override=spec)
+            usage_at_load.update(holder["m"].usage.as_dict())  # a passed-in model may have been used before
         return holder["m"]
 
     probe = model if model is not None else (get_model() if cfg.profile == "auto" and spec != "embedded" else None)
@@ -171,15 +173,19 @@ def reflect(corpus_path: str | Path | Corpus, output_dir: str | Path, cfg: Refle
     usage_by_step: dict[str, dict[str, int]] = {}
     intermediate: dict[str, list[dict]] = {}
 
+    overall = progress.add_task("reflect", total=len(steps))
+
     def run(step: str, fn, *args):
+        progress.update(overall, description=f"reflect: {step}")
         before = holder["m"].usage.as_dict() if "m" in holder else None
         t0 = time.perf_counter()
         result = fn(*args)
         after = holder["m"].usage.as_dict() if "m" in holder else None
         if after is not None:
-            base = before or {k: 0 for k in after}
+            base = before or usage_at_load
             usage_by_step[step] = {k: after[k] - base.get(k, 0) for k in after}
         ctx.stats[step].notes["seconds"] = round(time.perf_counter() - t0, 1)
+        progress.advance(overall)
         return result
 
     with progress:
@@ -193,11 +199,9 @@ def reflect(corpus_path: str | Path | Corpus, output_dir: str | Path, cfg: Refle
             got = run("consolidate", consolidate, ctx, pairs)
             intermediate["consolidate"] = [p.record() for p in got]
             pairs += got
-        verified_dropped: list[dict] = []
         if "verify" in steps:
-            pairs, verified_dropped = run("verify", verify, ctx, pairs)
+            pairs, intermediate["verify_dropped"] = run("verify", verify, ctx, pairs)
             intermediate["verify"] = [p.record() for p in pairs]
-            intermediate["verify_dropped"] = verified_dropped
         if "cross_document" in steps:
             if cfg.grouping_file:
                 ctx.groups = load_grouping_file(cfg.grouping_file, corpus)
@@ -242,12 +246,13 @@ def reflect(corpus_path: str | Path | Corpus, output_dir: str | Path, cfg: Refle
                       "used": "m" in holder},
         "profile": profile,
         "steps": [s for s in cfg.steps],
-        "config": {k: v for k, v in vars(cfg).items() if k not in {"extra", "steps"}},
+        "config": {k: v for k, v in vars(cfg).items() if k != "steps"},
         "counts": {step: final_counts.get(step, 0) for step in
                    ("direct", "indirect", "consolidated", "entity", "cross_document", "abstention")},
         "total": len(pairs),
         "produced": {step: s.produced for step, s in ctx.stats.items()},
-        "dropped": {**{step: dict(s.dropped) for step, s in ctx.stats.items() if s.dropped},
+        "dropped": {**{step: {r: n for r, n in s.dropped.items() if n} for step, s in ctx.stats.items()
+                       if any(s.dropped.values())},
                     "duplicates": dict(dup_dropped)},
         "notes": {step: dict(s.notes) for step, s in ctx.stats.items() if s.notes},
         "quality": {

@@ -178,10 +178,12 @@ def rule_questions(fact: Fact) -> list[str]:
     out: list[str] = []
     spans = []
     for m in _NUMBER.finditer(body):
-        if m.group(2):
-            spans.append((m.start(), m.end(), f"{m.group(1) + ' ' if m.group(1) else 'in '}which year"))
+        if m.group(2) and m.group(1):
+            spans.append((m.start(), m.end(), f"{m.group(1)} which year"))
+        elif m.group(2):
+            spans.append((m.start(2), m.end(2), "which year"))
         else:
-            spans.append((m.start(), m.end(), "how many"))
+            spans.append((m.start(3), m.end(3), "how many"))
     for name in fact.names:
         if name == fact.subject:
             continue
@@ -189,10 +191,7 @@ def rule_questions(fact: Fact) -> list[str]:
         if m and m.start() > 0:
             spans.append((m.start(), m.end(), WH[entity_type(name, body)]))
     for start, end, wh in sorted(spans, key=lambda x: -x[0]):
-        q = body[:start] + wh + body[end:]
-        if wh == "how many":  # "with how many seismometers"
-            q = body[:start] + "how many" + body[end:]
-        q = " ".join(q.split()) + "?"
+        q = " ".join((body[:start] + wh + body[end:]).split()) + "?"
         q = q[0].upper() + q[1:]
         if len(q.split()) >= 4 and q not in out:
             out.append(q)
@@ -365,8 +364,8 @@ def _consolidate_compact(ctx: RunContext, docs: dict[str, list[Pair]]) -> list[P
                 continue
             out.append(Pair(f"What are the main facts about {subj}?", answer, "consolidated", [doc_id],
                             sorted({c for m in used for c in m.chunk_ids}), [m.id for m in used]))
-            dated = sorted((int(y.group(1)), m) for m in used
-                           if (y := re.search(r"\b(1\d{3}|20\d{2})\b", m.answer)))
+            dated = sorted(((int(y.group(1)), m) for m in used
+                            if (y := re.search(r"\b(1\d{3}|20\d{2})\b", m.answer))), key=lambda ym: ym[0])
             years = sorted({y for y, _ in dated})
             if len(years) >= 2:
                 seq = [m for _, m in dated]
@@ -383,7 +382,9 @@ def _rule_fix(pair: Pair, ctx: RunContext) -> Pair:
     """Resolve what rules can: pronouns to the document's main subject, relative years via the document date."""
     doc = ctx.corpus.doc(pair.doc_ids[0]) if pair.doc_ids else None
     focus = None
-    if doc is not None:
+    if doc is not None and doc.title and doc.title in entities(doc.text):
+        focus = doc.title  # an encyclopedia paragraph is about its title
+    elif doc is not None:
         subjects = Counter(f.subject for f in ctx.facts if f.doc_id == doc.id and f.subject
                            and entity_type(f.subject) == "person")
         focus = subjects.most_common(1)[0][0] if subjects else None
@@ -559,7 +560,8 @@ def cross_document(ctx: RunContext, pairs: list[Pair]) -> list[Pair]:
     out = (_cross_full if ctx.profile == "full" else _cross_compact)(ctx, pairs)
     stats = ctx.stats["cross_document"]
     kept = [p for p in out if len(set(p.doc_ids)) >= 2]
-    stats.dropped["draws on one document"] += len(out) - len(kept)
+    if len(out) > len(kept):
+        stats.dropped["draws on one document"] += len(out) - len(kept)
     stats.produced = len(kept)
     return kept
 

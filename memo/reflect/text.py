@@ -25,6 +25,10 @@ _STOP_CAPS = {
     "Which", "Where", "Why", "How", "Is", "Was", "Are", "Were", "Do", "Did", "Does", "Yes", "No", "Not", "Also",
     "Later", "Today", "Each", "Every", "Some", "Many", "Most", "All", "One", "Two", "Both", "Its", "Our", "My",
     "January", "February", "March", "April", "May", "June", "July", "August", "September", "October", "November",
+    "Instead", "However", "Furthermore", "Moreover", "Meanwhile", "Nevertheless", "Nonetheless", "Despite",
+    "Following", "Unlike", "Like", "Under", "Over", "Between", "Among", "Within", "Without", "Throughout", "Upon",
+    "Around", "Soon", "Still", "Yet", "Thus", "Hence", "Therefore", "Afterwards", "Here", "Once", "Until",
+    "Three", "Four", "Five", "Six", "Seven", "Eight", "Nine", "Ten", "Several", "Other", "Another", "Such", "Any", "Whereas", "Now", "During",
     "December", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday",
 }
 _CONNECT = {"of", "the", "de", "la", "von", "van", "du", "del"}
@@ -50,6 +54,8 @@ def entities(text: str) -> list[str]:
     def flush() -> None:
         while cur and cur[-1].lower() in _CONNECT:
             cur.pop()
+        if cur and re.search(r"['’]s?$", cur[-1]):  # "Messi's" -> "Messi"
+            cur[-1] = re.sub(r"['’]s?$", "", cur[-1])
         if cur:
             name = " ".join(cur)
             if name not in found and not (len(cur) == 1 and cur[0] in _STOP_CAPS):
@@ -58,7 +64,10 @@ def entities(text: str) -> list[str]:
 
     for i, tok in enumerate(tokens):
         is_cap = tok[:1].isupper() and tok[:1].isalpha()
-        if is_cap and not (not cur and tok in _STOP_CAPS):
+        sentence_start = i == 0 or tokens[i - 1] in {".", "!", "?", ":", ";", '"'}
+        if is_cap and not cur and (tok in _STOP_CAPS or (sentence_start and tok.lower().endswith("ly"))):
+            is_cap = False  # "Instead, ...", "Ultimately Barcelona ...": not part of a name
+        if is_cap:
             cur.append(tok)
         elif cur and tok.lower() in _CONNECT and i + 1 < len(tokens) and tokens[i + 1][:1].isupper():
             cur.append(tok)
@@ -154,6 +163,6 @@ def self_containment_problems(question: str, answer: str, need_anchor: bool = Tr
         problems.append("relative time")
     if DOC_REFERENCE.search(q) or DOC_REFERENCE.search(a):
         problems.append("document reference")
-    if need_anchor and not entities(q[0].lower() + q[1:] if q else q) and not re.search(r"\d", q):
+    if need_anchor and not entities(q) and not re.search(r"\d", q):
         problems.append("vague reference")
     return sorted(set(problems))

@@ -160,14 +160,16 @@ def main() -> None:
     ap.add_argument("--batch-size", type=int, default=4)
     ap.add_argument("--lr", type=float, default=1e-4, help="full fine-tune learning rate")
     ap.add_argument("--lora-lr", type=float, default=1e-3)
-    ap.add_argument("--replay-fraction", type=float, default=0.2, help="share of each set replayed after merging")
-    ap.add_argument("--replay-epochs", type=int, default=2)
+    ap.add_argument("--sections", default="plain,replay,union,warm,lora", help="which parts to run (comma-separated)")
+    ap.add_argument("--replays", default="ties:0.2:2,task_arithmetic:0.2:2,ties:0.2:4,ties:0.5:2",
+                    help="replay variants after merging, each METHOD:SHARE_OF_EACH_SET:EPOCHS")
     ap.add_argument("--skip-lora", action="store_true")
     ap.add_argument("--work", type=Path, default=None, help="keep the trained models here (default: a temp dir)")
     ap.add_argument("--no-write", action="store_true", help="print the table without appending to BENCHMARKS.md")
     ap.add_argument("--report-only", action="store_true", help="write the table from the rows already measured in --work")
     args = ap.parse_args()
     torch.set_num_threads(2)
+    sections = set(args.sections.split(","))
 
     from memo.llm.embedded import embedded_model_dir
 
@@ -218,44 +220,49 @@ def main() -> None:
 
     plain = [("task_arithmetic", 1.0, None), ("linear", 1.0, None), ("ties", 0.3, None), ("ties", 1.0, None),
              ("dare_ties", 0.5, None)]
-    for method, density, weights in plain:
+    for method, density, weights in plain if "plain" in sections else ():
         label = f"{method}" + (f" d={density}" if density < 1 else "") + (f" w={weights[0]}" if weights else "")
         m, rec = merged("m-" + label.replace(" ", "_"), base, [a, b], method, density, weights)
         evaluate(f"merge: {label}", m, rec, "+ cost of training B")
 
     # Replay: a short fine-tune of the merged model on a small sample of old and new facts.
-    rng = random.Random(0)
-    k = max(1, round(args.replay_fraction * args.facts))
-    replay = rng.sample(set1, k) + rng.sample(set2, k)
-    for method, density, src_base, srcs in (("ties", 1.0, base, [a, b]), ("task_arithmetic", 1.0, base, [a, b])):
-        tag = ""
-        m, rec = merged(f"rm-{tag}{method}", src_base, srcs, method, density)
-        out = work / f"replay-{tag}{method}".replace(" ", "_")
-        shutil.rmtree(out, ignore_errors=True)
+    for spec in args.replays.split(",") if "replay" in sections else ():
+        method, fraction, epochs = spec.split(":")[0], float(spec.split(":")[1]), int(spec.split(":")[2])
+        k = max(1, round(fraction * args.facts))
+        label = f"merge {method} + replay {k}+{k} facts x{epochs}"
+        if label in done:
+            evaluate(label, base, {})
+            continue
+        rng = random.Random(0)
+        replay = rng.sample(set1, k) + rng.sample(set2, k)
+        m, _ = merged(f"rm-{method}", base, [a, b], method)
+        out, rec = work / f"replay-{method}-{k}-{epochs}", {}
         with measured(rec):
-            train(m, replay, out, args.replay_epochs, args.lr, batch_size=args.batch_size)
+            train(m, replay, out, epochs, args.lr, batch_size=args.batch_size)
         held1 = recall(out, [f for f in set1 if f not in replay])
         held2 = recall(out, [f for f in set2 if f not in replay])
-        evaluate(f"{tag}merge {method} + replay {k}+{k} facts x{args.replay_epochs}", out, rec,
-                 f"replayed {k} of each set; on the {args.facts - k} never replayed: {held1:.0f} / {held2:.0f}")
+        evaluate(label, out, rec, f"seconds: replay only; on the {args.facts - k} facts of each set never "
+                                  f"replayed: {held1:.0f} / {held2:.0f}")
 
     # The reference: one memory retrained on both sets.
-    union, rec_u = trained("union", base, set1 + set2)
-    evaluate("retrained on the union", union, rec_u, "reference")
+    if "union" in sections:
+        union, rec_u = trained("union", base, set1 + set2)
+        evaluate("retrained on the union", union, rec_u, "reference")
 
     # A format-warmed base: the base briefly tuned on unrelated QA in the memory format, so deltas carry facts.
-    warm, rec_w = trained("warm", base, generic, epochs=max(2, args.epochs // 3))
-    evaluate("format-warmed base", warm, rec_w)
-    wa, rec_wa = trained("wA", warm, set1)
-    evaluate("A from warmed base", wa, rec_wa)
-    wb, rec_wb = trained("wB", warm, set2)
-    evaluate("B from warmed base", wb, rec_wb)
-    for method, density in (("task_arithmetic", 1.0), ("ties", 1.0)):
-        label = f"{method}" + (f" d={density}" if density < 1 else "")
-        m, rec = merged("wm-" + label.replace(" ", "_"), warm, [wa, wb], method, density)
-        evaluate(f"warmed base, merge: {label}", m, rec, "deltas against the warmed base")
+    if "warm" in sections:
+        warm, rec_w = trained("warm", base, generic, epochs=max(2, args.epochs // 3))
+        evaluate("format-warmed base", warm, rec_w)
+        wa, rec_wa = trained("wA", warm, set1)
+        evaluate("A from warmed base", wa, rec_wa)
+        wb, rec_wb = trained("wB", warm, set2)
+        evaluate("B from warmed base", wb, rec_wb)
+        for method, density in (("task_arithmetic", 1.0), ("ties", 1.0)):
+            label = f"{method}" + (f" d={density}" if density < 1 else "")
+            m, rec = merged("wm-" + label.replace(" ", "_"), warm, [wa, wb], method, density)
+            evaluate(f"warmed base, merge: {label}", m, rec, "deltas against the warmed base")
 
-    if not args.skip_lora:
+    if not args.skip_lora and "lora" in sections:
         la, rec_la = trained("lA", base, set1, lora=True)
         evaluate("LoRA A (r=8) on set 1", la, rec_la)
         lb, rec_lb = trained("lB", base, set2, lora=True)
@@ -279,8 +286,8 @@ def report(rows: list[dict], args) -> None:
         f"### merge retention, {datetime.now(timezone.utc):%Y-%m-%d}",
         "",
         f"`flock /tmp/memo-bench.lock .venv/bin/python bench/merge_retention.py --facts {args.facts} "
-        f"--epochs {args.epochs} --batch-size {args.batch_size} --lr {args.lr} --lora-lr {args.lora_lr}`"
-        f"{' --skip-lora' if args.skip_lora else ''}",
+        f"--epochs {args.epochs} --batch-size {args.batch_size} --lr {args.lr} --lora-lr {args.lora_lr} "
+        f"--sections {args.sections} --replays {args.replays}{' --skip-lora' if args.skip_lora else ''}`",
         "",
         f"Machine: 2-core CPU, no GPU (other work may have shared the CPU). Model: embedded SmolLM2-135M-Instruct, "
         f"fp32. Training: the benchmark's own minimal loop (full fine-tune, embeddings frozen, AdamW, constant lr {args.lr}, {args.epochs} epochs, batch {args.batch_size}). "

@@ -43,11 +43,11 @@ DOCS = [
 ]
 
 
-def run_variant(corpus_dir: Path, cfg, repeats: int) -> dict:
+def run_variant(corpus_dir: Path, cfg, repeats: int, out_root: Path) -> dict:
     from memo.llm import load_model
     from memo.reflect import reflect
 
-    out_root = Path(tempfile.mkdtemp(prefix="reflect-bench-"))
+    out_root.mkdir(parents=True)
     walls = []
     cold = None
     for k in range(repeats):
@@ -79,17 +79,22 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--repeats", type=int, default=3, help="cold runs of the rules-only variant (median reported)")
     ap.add_argument("--full-docs", type=int, default=0, help="also run the full profile on this many documents")
+    ap.add_argument("--skip-generator", action="store_true", help="only the rules-only compact variant")
     args = ap.parse_args()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    with tempfile.TemporaryDirectory(prefix="reflect-bench-") as tmp:
+        bench(Path(tmp), args)
+
+
+def bench(work: Path, args: argparse.Namespace) -> None:
     from memo.reflect import ReflectConfig
 
-    work = Path(tempfile.mkdtemp(prefix="reflect-corpus-"))
     (work / "all").mkdir()
     for i, text in enumerate(DOCS):
         (work / "all" / f"doc{i:02d}.txt").write_text(text, encoding="utf-8")
     variants = [("compact (rules)", work / "all", ReflectConfig(profile="compact"), args.repeats),
                 ("compact+gen (135M proposes questions)", work / "all",
-                 ReflectConfig(profile="compact", generator_questions=True), 1)]
+                 ReflectConfig(profile="compact", generator_questions=True), 1)][: 1 if args.skip_generator else 2]
     if args.full_docs:
         (work / "few").mkdir()
         for i, text in enumerate(DOCS[: args.full_docs]):
@@ -98,8 +103,8 @@ def main() -> None:
     print("| variant | docs | wall s (cold) | pairs | pairs/min | gen. calls | tokens/pair | schema-valid | "
           "self-contained | re-run: calls, cache hit rate, wall s, identical |")
     print("|---|---|---|---|---|---|---|---|---|---|")
-    for name, corpus_dir, cfg, repeats in variants:
-        r = run_variant(corpus_dir, cfg, repeats)
+    for k, (name, corpus_dir, cfg, repeats) in enumerate(variants):
+        r = run_variant(corpus_dir, cfg, repeats, work / f"run-{k}")
         fmt = lambda x: "n/a" if x is None else f"{x:.0%}"  # noqa: E731
         docs = len(list(corpus_dir.iterdir()))
         print(f"| {name} | {docs} | {r['wall']:.1f} | {r['pairs']} | {r['per_min']:.0f} | {r['calls']} | "

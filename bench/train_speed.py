@@ -246,7 +246,7 @@ def main() -> None:
         if not args.no_write:
             append_section(
                 "flock /tmp/memo-bench.lock .venv/bin/python bench/train_speed.py --levers",
-                "Machine: 2-core CPU, no GPU, fp32, one torch thread. Other engineers' tests and benchmarks shared "
+                "Machine: 2-core CPU, no GPU, fp32, one torch thread. Other engineers' tests and benchmarks may share "
                 "the CPU during the run, so CPU seconds of this process are reported instead of wall time. Each "
                 "row adds one lever to the row above; 3 timed optimizer steps (after one warm-up step) of batch 8 "
                 "from the 200 invented facts; AdamW, grad clip 1.0.\n\n" + out)

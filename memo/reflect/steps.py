@@ -104,17 +104,22 @@ def corpus_facts(corpus: Corpus) -> list[Fact]:
     facts: list[Fact] = []
     for doc in corpus.documents:
         seen: set[str] = set()
-        focus: str | None = None
+        focus: str | None = None  # the last person or organisation a sentence was about: "he", "she", "they"
+        focus_it: str | None = None  # the last subject of any kind: "it", "its"
         for chunk in corpus.chunks_of(doc.id):
             for sent in split_sentences(chunk.text):
                 if sent in seen or len(sent.split()) < 4:
                     continue
                 seen.add(sent)
-                resolved = absolute_time(resolve_leading_pronoun(sent, focus) if starts_with_pronoun(sent) else sent,
-                                         doc.date)
+                if starts_with_pronoun(sent):
+                    first = sent.split(" ", 1)[0].lower()
+                    sent = resolve_leading_pronoun(sent, focus_it if first in {"it", "its"} else focus)
+                resolved = absolute_time(sent, doc.date)
                 subject = subject_of(resolved)
-                if subject and entity_type(subject) in {"person", "organisation"}:
-                    focus = subject
+                if subject:
+                    focus_it = subject
+                    if entity_type(subject, doc.text) in {"person", "organisation"}:
+                        focus = subject
                 facts.append(Fact(resolved, doc.id, chunk.id, subject, entities(resolved)))
     return facts
 

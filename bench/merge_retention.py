@@ -160,7 +160,7 @@ def main() -> None:
     ap.add_argument("--batch-size", type=int, default=4)
     ap.add_argument("--lr", type=float, default=1e-4, help="full fine-tune learning rate")
     ap.add_argument("--lora-lr", type=float, default=1e-3)
-    ap.add_argument("--sections", default="plain,replay,union,warm,lora", help="which parts to run (comma-separated)")
+    ap.add_argument("--sections", default="plain,replay,sequential,union,warm,lora", help="which parts to run (comma-separated)")
     ap.add_argument("--replays", default="ties:0.2:2,task_arithmetic:0.2:2,ties:0.2:4,ties:0.5:2",
                     help="replay variants after merging, each METHOD:SHARE_OF_EACH_SET:EPOCHS")
     ap.add_argument("--skip-lora", action="store_true")
@@ -243,6 +243,15 @@ def main() -> None:
         held2 = recall(out, [f for f in set2 if f not in replay])
         evaluate(label, out, rec, f"seconds: replay only; on the {args.facts - k} facts of each set never "
                                   f"replayed: {held1:.0f} / {held2:.0f}")
+
+    # Not a merge: fine-tune memory A itself on set 2 plus a replayed quarter of set 1 (cost ~1.25x training B).
+    if "sequential" in sections:
+        rng = random.Random(0)
+        old = rng.sample(set1, max(1, round(0.25 * args.facts)))
+        seq, rec_s = trained("seq", a, set2 + old)
+        evaluate(f"A fine-tuned on set 2 + {len(old)} replayed set-1 facts", seq, rec_s,
+                 f"no merge; on the {args.facts - len(old)} set-1 facts never replayed: "
+                 f"{recall(seq, [f for f in set1 if f not in old]):.0f}")
 
     # The reference: one memory retrained on both sets.
     if "union" in sections:

@@ -34,7 +34,7 @@ def question(name: str, fact: str) -> str:
     return f"Where was {name} born?"
 
 
-FACTS = [{"question": question(n, f), "answer": f"{n} {f}.", "doc_ids": [f"people.md"], "chunk_ids": [f"people.md#{i}"]}
+FACTS = [{"question": question(n, f), "answer": f"{n} {f}.", "doc_ids": ["people.md"], "chunk_ids": [f"people.md#{i}"]}
          for i, (n, f) in enumerate(PEOPLE)]
 
 

@@ -106,6 +106,7 @@ def corpus_facts(corpus: Corpus) -> list[Fact]:
         seen: set[str] = set()
         focus: str | None = None  # the last person or organisation a sentence was about: "he", "she", "they"
         focus_it: str | None = None  # the last subject of any kind: "it", "its"
+        full_names = {n.split()[-1]: n for n in entities(doc.text) if len(n.split()) >= 2}
         for chunk in corpus.chunks_of(doc.id):
             for sent in split_sentences(chunk.text):
                 if sent in seen or len(sent.split()) < 4:
@@ -116,10 +117,14 @@ def corpus_facts(corpus: Corpus) -> list[Fact]:
                     sent = resolve_leading_pronoun(sent, focus_it if first in {"it", "its"} else focus)
                 resolved = absolute_time(sent, doc.date)
                 subject = subject_of(resolved)
+                if subject in full_names and resolved.startswith(subject + " "):  # "Kell later..." -> "Tomas Kell later..."
+                    resolved = full_names[subject] + resolved[len(subject):]
+                    subject = full_names[subject]
                 if subject:
-                    focus_it = subject
+                    named = f"The {subject}" if resolved.startswith(f"The {subject}") else subject
+                    focus_it = named
                     if entity_type(subject, doc.text) in {"person", "organisation"}:
-                        focus = subject
+                        focus = named
                 facts.append(Fact(resolved, doc.id, chunk.id, subject, entities(resolved)))
     return facts
 
@@ -135,6 +140,11 @@ def _predicate(fact: Fact) -> str | None:
     s = re.sub(r"^(The|A|An)\s+", "", fact.sentence.strip())
     rest = s[len(fact.subject) :].strip().lstrip(",").strip()
     return _strip_end(rest) if len(rest.split()) >= 2 else None
+
+
+def _the(name: str, text: str) -> str:
+    """"Orla River" -> "the Orla River" when the text itself says so."""
+    return f"the {name}" if re.search(rf"\b[Tt]he {re.escape(name)}\b", text) else name
 
 
 def _wh(name: str, start: bool, context: str = "") -> str:
@@ -202,10 +212,11 @@ def rule_questions(fact: Fact) -> list[str]:
             out.append(q)
     main = fact.subject or (fact.names[0] if fact.names else None)
     if main:
+        main = _the(main, fact.sentence)
         pred = _predicate(fact) if fact.subject else None
         if pred and _COPULA.match(pred):
             verb = _COPULA.match(pred).group(1).lower()
-            out.append(f"{'Who' if entity_type(main) == 'person' else 'What'} {verb} {main}?")
+            out.append(f"{'Who' if entity_type(fact.subject) == 'person' else 'What'} {verb} {main}?")
         out.append(f"What is known about {main}?")
     return out
 
@@ -301,7 +312,9 @@ def _extract_compact(ctx: RunContext, kind: str) -> list[Pair]:
         c1, c2 = _clue(a, {a.subject}), _clue(b, {a.subject})
         if not c1 or not c2 or c1 == c2:
             continue
-        pairs.append(_pair(f"What links {a.subject} to {c1} and to {c2}?", f"{a.sentence} {b.sentence}", "indirect",
+        both = f"{a.sentence} {b.sentence}"
+        pairs.append(_pair(f"What links {_the(a.subject, both)} to {_the(c1, both)} and to {_the(c2, both)}?", both,
+                           "indirect",
                            [a, b]))
     stats.produced = len(pairs)
     return pairs
@@ -367,14 +380,14 @@ def _consolidate_compact(ctx: RunContext, docs: dict[str, list[Pair]]) -> list[P
             used = [m for m in members if m.answer in answer]
             if len(used) < 2:
                 continue
-            out.append(Pair(f"What are the main facts about {subj}?", answer, "consolidated", [doc_id],
+            out.append(Pair(f"What are the main facts about {_the(subj, answer)}?", answer, "consolidated", [doc_id],
                             sorted({c for m in used for c in m.chunk_ids}), [m.id for m in used]))
             dated = sorted(((int(y.group(1)), m) for m in used
                             if (y := re.search(r"\b(1\d{3}|20\d{2})\b", m.answer))), key=lambda ym: ym[0])
             years = sorted({y for y, _ in dated})
             if len(years) >= 2:
                 seq = [m for _, m in dated]
-                out.append(Pair(f"What happened involving {subj} between {years[0]} and {years[-1]}, in order?",
+                out.append(Pair(f"What happened involving {_the(subj, answer)} between {years[0]} and {years[-1]}, in order?",
                                 _join_answers([m.answer for m in seq]), "consolidated", [doc_id],
                                 sorted({c for m in seq for c in m.chunk_ids}), [m.id for m in seq]))
     return out
@@ -405,6 +418,11 @@ def _rule_fix(pair: Pair, ctx: RunContext) -> Pair:
     return Pair(q, a, pair.step, pair.doc_ids, pair.chunk_ids, pair.derived_from, pair.paraphrases)
 
 
+def _generator_problem(check: Check) -> str:
+    """One countable reason ("failed generator check") with the generator's own words after the colon."""
+    return "failed generator check: " + ("; ".join(check.problems) or "not self-contained")[:200]
+
+
 def verify(ctx: RunContext, pairs: list[Pair]) -> tuple[list[Pair], list[dict]]:
     """Step 3: keep pairs that stand alone; fix the others (at most `max_fix_attempts` tries) or drop them.
 
@@ -423,7 +441,7 @@ def verify(ctx: RunContext, pairs: list[Pair]) -> tuple[list[Pair], list[dict]]:
                                     for i in clean], Check, GenParams(temperature=0.0, max_tokens=128))
         for i, chk in zip(clean, checks):
             if chk is not None and not chk.self_contained:
-                pending[i] = (pending[i][0], pending[i][1], chk.problems or ["missing context"])
+                pending[i] = (pending[i][0], pending[i][1], [_generator_problem(chk)])
         first_pass_clean = sum(1 for _, _, probs in pending if not probs)
     stats.notes["self-contained on first check"] = first_pass_clean
     stats.notes["checked"] = len(pairs)
@@ -460,7 +478,7 @@ def verify(ctx: RunContext, pairs: list[Pair]) -> tuple[list[Pair], list[dict]]:
                              Check, GenParams(temperature=0.0, max_tokens=128))
             for i, chk in zip(recheck, checks):
                 if chk is not None and not chk.self_contained:
-                    pending[i] = (pending[i][0], pending[i][1], chk.problems or ["missing context"])
+                    pending[i] = (pending[i][0], pending[i][1], [_generator_problem(chk)])
                     still.append(i)
                 else:
                     kept[i] = pending[i][1]
@@ -475,8 +493,7 @@ def verify(ctx: RunContext, pairs: list[Pair]) -> tuple[list[Pair], list[dict]]:
     dropped = []
     for i, (orig, cur, probs) in enumerate(pending):
         if i not in kept:
-            reason = probs[0] if probs else "missing context"
-            stats.dropped[reason] += 1
+            stats.dropped[probs[0].split(":")[0] if probs else "missing context"] += 1
             dropped.append({**orig.record(), "problems": probs})
     out = [kept[i] for i in sorted(kept)]
     stats.produced = len(out)

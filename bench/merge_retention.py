@@ -4,11 +4,16 @@ Builds two sets of invented facts (deterministic, no model ever saw them), fine-
 merges the two memories with every method we try, and measures recall on both sets against a memory retrained on
 the union. Appends a table (recall, wall time, peak RSS) to docs/BENCHMARKS.md under `## Merging`.
 
-    flock /tmp/memo-bench.lock .venv/bin/python bench/merge_retention.py            # 100 facts per set
-    flock /tmp/memo-bench.lock .venv/bin/python bench/merge_retention.py --facts 12 --skip-lora --work /tmp/mb  # CPU-sized
+    flock /tmp/memo-bench.lock .venv/bin/python bench/merge_retention.py            # 100 facts per set (GPU)
+    flock /tmp/memo-bench.lock .venv/bin/python bench/merge_retention.py --facts 12 --skip-lora --work /tmp/mb  # 2-core CPU
 
-Training here is this script's own minimal loop (full fine-tune or LoRA, loss on answer tokens, AdamW, no
-system prompt), labelled as such in the table, so the benchmark measures merging and not a training recipe.
+Parts: plain merges, merge + replay variants (--replays), a sequential fine-tune of A on set 2 plus replayed set-1
+facts, the union retrain, a format-warmed base, LoRA memories (--sections picks). With --work, trained models and
+measured rows are kept there, so an interrupted run resumes and --report-only writes the table from what exists.
+
+Training here is this script's own minimal loop (full fine-tune with frozen embeddings or LoRA, loss on answer
+tokens, AdamW, the memory's prompt format without a system turn), labelled as such in the table, so the
+benchmark measures merging and not a training recipe.
 """
 
 from __future__ import annotations

@@ -39,6 +39,13 @@ def test_tiny_model_constrained_json_always_validates(tiny_model_dir):
     assert all(isinstance(r, Verdict) for r in results), results
 
 
+def test_truncated_constrained_json_is_reported_without_a_repair_round(tiny_model_dir):
+    model = LocalChatModel(tiny_model_dir)
+    results = model.structured_batch(["a", "b"], QA, GenParams(max_tokens=3))
+    assert all("does not match QA" in str(r) for r in results)
+    assert model.usage.calls == 2
+
+
 def test_sampling_is_reproducible_per_seed(tiny_model_dir):
     model = LocalChatModel(tiny_model_dir)
     p = GenParams(temperature=1.0, max_tokens=8, seed=7)

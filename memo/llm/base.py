@@ -172,7 +172,8 @@ class ChatModel(ABC):
             except StructuredOutputError as exc:
                 results.append(exc)
         bad = [i for i, r in enumerate(results) if isinstance(r, StructuredOutputError)]
-        if bad:
+        # Constrained decoding only fails by running out of tokens; asking again would fail the same way.
+        if bad and not self.constrained:
             repairs = [_repair_conversation(convs[i], schema, raws[i], str(results[i])) for i in bad]
             for i, raw in zip(bad, self._generate_structured(repairs, schema, params)):
                 try:
@@ -196,9 +197,15 @@ def _as_conversation(c: Conversation | str) -> Conversation:
     return list(c)
 
 
-def _with_instruction(conv: Conversation, schema: type[BaseModel]) -> Conversation:
+def _with_instruction(conv: Conversation, schema: type[BaseModel], brief: bool = False) -> Conversation:
+    """Append the JSON instruction to the last message; `brief` names the fields only (for constrained
+    decoding, where the grammar enforces the shape and a full schema would only distract a small model)."""
     last = conv[-1]
-    return conv[:-1] + [{"role": last["role"], "content": last["content"] + "\n\n" + schema_instruction(schema)}]
+    if brief:
+        note = "Reply with one JSON object with the fields: " + ", ".join(schema.model_fields) + "."
+    else:
+        note = schema_instruction(schema)
+    return conv[:-1] + [{"role": last["role"], "content": last["content"] + "\n\n" + note}]
 
 
 def _repair_conversation(conv: Conversation, schema: type[BaseModel], raw: str, error: str) -> Conversation:

@@ -143,7 +143,7 @@ class LocalChatModel(ChatModel):
         import xgrammar as xgr
 
         grammar = self._grammar(schema)
-        # The schema also goes into the prompt: constrained decoding guarantees the shape, the prompt tells the
-        # model what the fields mean.
-        prompted = [_with_instruction(c, schema) for c in conversations]
+        # The field names also go into the prompt: the grammar guarantees the shape, the prompt tells the model
+        # what to put where.
+        prompted = [_with_instruction(c, schema, brief=True) for c in conversations]
         return self._run(prompted, params, lambda n: xgr.contrib.hf.LogitsProcessor([grammar] * n))

@@ -34,7 +34,7 @@ class UpdatePlan:
     method: str = "ties"
     density: float = 1.0
     weights: tuple[float, ...] | None = None
-    replay_fraction: float = 0.25  # share of old and of new reflections replayed after merging (0: no replay)
+    replay_fraction: float = 0.2  # share of old and of new reflections replayed after merging (0: no replay)
     replay_max: int = 2000  # cap per side, so replay stays cheap on large corpora
     replay_epochs: int = 2
     seed: int = 0

@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: install demo test test-fast bench clean
+.PHONY: install demo test test-slow clean
 
 $(BIN)/memo: pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -22,11 +22,13 @@ demo: install
 	$(BIN)/memo doctor
 	$(BIN)/memo chat --model embedded "In one sentence, what is a memory model?"
 
+# The default run: unit tests, tiny random models, real servers on 127.0.0.1, short embedded-model checks.
 test: install
-	$(BIN)/python -m pytest -q -p no:cacheprovider
+	$(BIN)/python -m pytest -q -p no:cacheprovider -m "not slow" --durations=10
 
-test-fast: install
-	$(BIN)/python -m pytest -q -p no:cacheprovider -m "not slow"
+# End-to-end tests that train real memories with the embedded model (minutes each); CI runs them too.
+test-slow: install
+	$(BIN)/python -m pytest -q -p no:cacheprovider -m slow --durations=10
 
 clean:
 	rm -rf $(VENV) *.egg-info

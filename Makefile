@@ -18,9 +18,9 @@ $(BIN)/memo: pyproject.toml
 
 install: $(BIN)/memo
 
+# The whole pipeline on the bundled invented corpus, offline, with the embedded model (results in memo-demo/).
 demo: install
-	$(BIN)/memo doctor
-	$(BIN)/memo chat --model embedded "In one sentence, what is a memory model?"
+	$(BIN)/memo demo
 
 # The default run: unit tests, tiny random models, real servers on 127.0.0.1, short embedded-model checks.
 test: install

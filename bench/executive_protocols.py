@@ -29,7 +29,9 @@ from memo.demo import DEMO_SETTINGS, QUESTIONS, SAMPLE_PAIRS  # noqa: E402
 from memo.executive import ExecutiveSettings, LocalMemory, ask  # noqa: E402
 from memo.llm import load_model  # noqa: E402
 from memo.memory.prompt import normalize_answer  # noqa: E402
-from memo.paths import atomic_write_jsonl, atomic_write_text  # noqa: E402
+from memo.paths import atomic_write_jsonl  # noqa: E402
+
+from _record import append_to_section  # noqa: E402
 
 BUDGETS = {
     "demo": DEMO_SETTINGS.model_copy(update={"multi_turns": 5}),
@@ -150,17 +152,7 @@ def render(rows, protocols, args, settings, train_seconds) -> str:
 
 
 def record(section: str) -> None:
-    bench_md = ROOT / "docs" / "BENCHMARKS.md"
-    text = bench_md.read_text(encoding="utf-8") if bench_md.exists() else "# Benchmarks\n"
-    heading = "## Executive"
-    if heading + "\n" not in text:
-        text = text.rstrip("\n") + f"\n\n{heading}\n"
-    start = text.index(heading + "\n") + len(heading)
-    nxt = text.find("\n## ", start)
-    end = len(text) if nxt == -1 else nxt
-    text = text[:end].rstrip("\n") + "\n" + section + text[end:]
-    atomic_write_text(bench_md, text)
-
+    append_to_section("## Executive", section)
 
 if __name__ == "__main__":
     main()

@@ -34,7 +34,9 @@ sys.path.insert(0, str(ROOT))
 
 from memo.memory import MemoryModel, TrainConfig, evaluate_recall, train  # noqa: E402
 from memo.memory.prompt import ABSTAIN  # noqa: E402
-from memo.paths import atomic_write_jsonl, atomic_write_text  # noqa: E402
+from memo.paths import atomic_write_jsonl  # noqa: E402
+
+from _record import append_to_section  # noqa: E402
 
 FIRST = "Al Bren Cor Dav El Fin Gor Hal Isk Jor Kal Lun Mar Nol Or Per Quin Ros Sel Tam Ul Vor Wil Yan Zel".split()
 LAST = "ber dric fax gan holt mere niss pell quist rane sorr tane vick warde yelle zant".split()
@@ -290,18 +292,7 @@ def main() -> None:
 
 def append_section(cmd: str, body: str) -> None:
     """Append one dated run under `## Memory training` in docs/BENCHMARKS.md."""
-    section = f"\n### {datetime.now(timezone.utc):%Y-%m-%d} `{cmd}`\n\n{body}\n"
-    bench_md = ROOT / "docs" / "BENCHMARKS.md"
-    text = bench_md.read_text(encoding="utf-8") if bench_md.exists() else "# Benchmarks\n"
-    heading = "## Memory training"
-    if heading not in text:
-        text = text.rstrip("\n") + f"\n\n{heading}\n"
-    start = text.index(heading) + len(heading)
-    nxt = text.find("\n## ", start)
-    end = len(text) if nxt == -1 else nxt
-    text = text[:end].rstrip("\n") + "\n" + section + text[end:]
-    atomic_write_text(bench_md, text)
-
+    append_to_section("## Memory training", f"\n### {datetime.now(timezone.utc):%Y-%m-%d} `{cmd}`\n\n{body}\n")
 
 if __name__ == "__main__":
     main()

@@ -31,20 +31,24 @@ def embedded_dir():
     return embedded_model_dir()
 
 
-@pytest.fixture(scope="session")
-def tiny_model_dir(tmp_path_factory, embedded_dir):
-    """A randomly initialised 2-layer Llama with the embedded model's tokenizer and chat template (~7 MB)."""
+def make_tiny_llama(out, tokenizer_dir, hidden_size: int = 32):
+    """Save a randomly initialised 2-layer Llama with `tokenizer_dir`'s tokenizer and chat template to `out`."""
     import torch
     from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
 
-    out = tmp_path_factory.mktemp("tiny-llama")
-    tok = AutoTokenizer.from_pretrained(embedded_dir)
+    tok = AutoTokenizer.from_pretrained(tokenizer_dir)
     torch.manual_seed(0)
     cfg = LlamaConfig(
-        vocab_size=len(tok), hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=4,
-        num_key_value_heads=2, max_position_embeddings=512, tie_word_embeddings=True,
+        vocab_size=len(tok), hidden_size=hidden_size, intermediate_size=2 * hidden_size, num_hidden_layers=2,
+        num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=512, tie_word_embeddings=True,
         bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id, pad_token_id=tok.pad_token_id,
     )
     LlamaForCausalLM(cfg).save_pretrained(out)
     tok.save_pretrained(out)
     return out
+
+
+@pytest.fixture(scope="session")
+def tiny_model_dir(tmp_path_factory, embedded_dir):
+    """A random 2-layer Llama (hidden 32) with the embedded model's tokenizer and chat template (~7 MB)."""
+    return make_tiny_llama(tmp_path_factory.mktemp("tiny-llama"), embedded_dir)

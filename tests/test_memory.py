@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
+from conftest import make_tiny_llama
 
 from memo.memory import (
     ABSTAIN, CorruptMemoryError, MemoryModel, MemoryNotFoundError, TrainConfig, encode_example, evaluate_recall,
@@ -36,20 +37,7 @@ def write_jsonl(path: Path, rows) -> Path:
 def tiny64_dir(tmp_path_factory, embedded_dir):
     """A random 2-layer Llama (hidden 64) with the embedded tokenizer: small enough to train in seconds,
     wide enough to memorise ten facts with full fine-tuning."""
-    import torch
-    from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
-
-    out = tmp_path_factory.mktemp("tiny64")
-    tok = AutoTokenizer.from_pretrained(embedded_dir)
-    torch.manual_seed(0)
-    cfg = LlamaConfig(
-        vocab_size=len(tok), hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=4,
-        num_key_value_heads=2, max_position_embeddings=512, tie_word_embeddings=True,
-        bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id, pad_token_id=tok.pad_token_id,
-    )
-    LlamaForCausalLM(cfg).save_pretrained(out)
-    tok.save_pretrained(out)
-    return out
+    return make_tiny_llama(tmp_path_factory.mktemp("tiny64"), embedded_dir, hidden_size=64)
 
 
 @pytest.fixture(scope="session")

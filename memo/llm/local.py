@@ -134,7 +134,11 @@ class LocalChatModel(ChatModel):
             if self._grammar_compiler is None:
                 info = xgr.TokenizerInfo.from_huggingface(self.tokenizer, vocab_size=self.model.config.vocab_size)
                 self._grammar_compiler = xgr.GrammarCompiler(info)
-            self._grammars[key] = self._grammar_compiler.compile_json_schema(key, any_whitespace=False)
+            # Compile the schema in its declared field order: the model writes fields in that order, so a schema
+            # can make it reason (earlier fields) before it decides (later ones).
+            self._grammars[key] = self._grammar_compiler.compile_json_schema(
+                json.dumps(schema.model_json_schema()), any_whitespace=False
+            )
         return self._grammars[key]
 
     def _generate_structured(

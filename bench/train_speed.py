@@ -80,6 +80,8 @@ def make_facts(n: int = 200, seed: int = 0) -> list[dict]:
 VARIANTS: dict[str, TrainConfig] = {
     "default": TrainConfig(),
     "full-lr1e-4": TrainConfig(lr=1e-4),
+    "full-lr4e-4": TrainConfig(lr=4e-4),
+    "full-batch16-lr4e-4": TrainConfig(batch_size=16, lr=4e-4),
     "full-constant-lr5e-5": TrainConfig(lr=5e-5, schedule="constant"),
     "full-train-embeddings": TrainConfig(freeze_embeddings=False),
     "full-batch16": TrainConfig(batch_size=16, lr=2e-4),

@@ -104,7 +104,7 @@ def time_demo() -> str:
         f"### `memo demo` from scratch ({_date()}, 2-core CPU, no GPU; other work may have shared the CPU)",
         "",
         "Command: `flock /tmp/memo-bench.lock .venv/bin/python bench/executive_protocols.py --demo` "
-        f"(embedded model in every role, fresh response cache). Goal: <= 600 s in total.",
+        "(embedded model in every role, fresh response cache). Goal: <= 600 s in total.",
         "",
         f"| reflect s | train s | recall s | ask s ({len(report.answers)} questions) | total s | reflections | memory exact recall | answers matching |",
         "|---|---|---|---|---|---|---|---|",

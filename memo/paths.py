@@ -35,6 +35,11 @@ def atomic_write_json(path: str | Path, data: Any) -> None:
     atomic_write_text(path, json.dumps(data, indent=2, ensure_ascii=False) + "\n")
 
 
+def read_jsonl(path: str | Path) -> list[Any]:
+    """Every non-blank line of a JSONL file our own stages wrote (user input gets line-numbered errors instead)."""
+    return [json.loads(line) for line in Path(path).read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
 def atomic_write_jsonl(path: str | Path, rows: Any) -> None:
     atomic_write_text(path, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
 

@@ -7,6 +7,10 @@ everything else the tests write goes to pytest's temporary directories.
 from __future__ import annotations
 
 import os
+import socket
+import threading
+import time
+from contextlib import contextmanager
 
 import pytest
 
@@ -52,3 +56,29 @@ def make_tiny_llama(out, tokenizer_dir, hidden_size: int = 32):
 def tiny_model_dir(tmp_path_factory, embedded_dir):
     """A random 2-layer Llama (hidden 32) with the embedded model's tokenizer and chat template (~7 MB)."""
     return make_tiny_llama(tmp_path_factory.mktemp("tiny-llama"), embedded_dir)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextmanager
+def serve_on_loopback(app):
+    """Run an ASGI app with uvicorn on a free 127.0.0.1 port in a thread; yields its `/v1` base URL."""
+    import uvicorn
+
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.time() + 20
+    while not server.started:
+        assert time.time() < deadline, "test server did not start"
+        time.sleep(0.05)
+    try:
+        yield f"http://127.0.0.1:{port}/v1"
+    finally:
+        server.should_exit = True
+        thread.join(10)

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import json
-import socket
-import threading
 import time
 
 import pytest
+from conftest import serve_on_loopback
 from fastapi import FastAPI, Request
 from typer.testing import CliRunner
 
@@ -62,23 +61,10 @@ class MemoryServer:
 
 @pytest.fixture(scope="module")
 def server():
-    import uvicorn
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
     fake = MemoryServer()
-    srv = uvicorn.Server(uvicorn.Config(fake.app(), host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=srv.run, daemon=True)
-    thread.start()
-    deadline = time.time() + 20
-    while not srv.started:
-        assert time.time() < deadline, "test server did not start"
-        time.sleep(0.05)
-    fake.url = f"http://127.0.0.1:{port}/v1"
-    yield fake
-    srv.should_exit = True
-    thread.join(timeout=10)
+    with serve_on_loopback(fake.app()) as url:
+        fake.url = url
+        yield fake
 
 
 def test_remote_memory_batches_concurrently_detects_abstention_and_caches(server):

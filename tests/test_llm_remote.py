@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 import json
-import socket
 import threading
 import time
 
 import pytest
+from conftest import free_port, serve_on_loopback
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
-from memo.llm import GenParams, LLMError, load_model
+from memo.llm import LLMError, load_model
 from memo.llm.remote import OpenAIChatModel
 
 
@@ -62,28 +62,12 @@ class FakeOpenAI:
         return app
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def server():
-    import uvicorn
-
     fake = FakeOpenAI()
-    port = _free_port()
-    srv = uvicorn.Server(uvicorn.Config(fake.app(), host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=srv.run, daemon=True)
-    thread.start()
-    deadline = time.time() + 20
-    while not srv.started and time.time() < deadline:
-        time.sleep(0.05)
-    fake.url = f"http://127.0.0.1:{port}/v1"
-    yield fake
-    srv.should_exit = True
-    thread.join(5)
+    with serve_on_loopback(fake.app()) as url:
+        fake.url = url
+        yield fake
 
 
 @pytest.fixture(autouse=True)
@@ -128,7 +112,7 @@ def test_timeout_is_retried_then_reported(server):
 
 
 def test_unreachable_endpoint_is_a_clear_error():
-    url = f"http://127.0.0.1:{_free_port()}/v1"
+    url = f"http://127.0.0.1:{free_port()}/v1"
     model = OpenAIChatModel(url, "tiny", "k", max_retries=1, backoff=0.01)
     with pytest.raises(LLMError, match=f"endpoint {url}.*Connection"):
         model.chat("ping")

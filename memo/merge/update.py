@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Sequence
 
 from ..memory.store import MANIFEST, MemoryStore
-from ..paths import atomic_write_json, atomic_write_jsonl
+from ..paths import atomic_write_json, atomic_write_jsonl, read_jsonl
 from .merging import (REFLECTIONS, base_dir_for, merge_weights, read_manifest, sha256_file, write_merged_manifest,
                     write_union_reflections)
 from .versions import RETENTION, open_store
@@ -38,10 +38,6 @@ class UpdatePlan:
     replay_max: int = 2000  # cap per side, so replay stays cheap on large corpora
     replay_epochs: int = 2
     seed: int = 0
-
-
-def _read_jsonl(path: Path) -> list[dict]:
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
 
 def _update_id(parent: Path, new_docs: Path, plan: UpdatePlan) -> str:
@@ -123,8 +119,8 @@ def add(
     reflections = work / "reflections"
     if not (reflections / "manifest.json").is_file():
         reflect(new_docs, reflections, reflect_config, show_progress=show_progress)
-    new_pairs = _read_jsonl(reflections / REFLECTIONS)
-    old_pairs = _read_jsonl(parent / REFLECTIONS) if (parent / REFLECTIONS).is_file() else []
+    new_pairs = read_jsonl(reflections / REFLECTIONS)
+    old_pairs = read_jsonl(parent / REFLECTIONS) if (parent / REFLECTIONS).is_file() else []
 
     new_store = MemoryStore(work / "new-memory")
     if not new_store.exists():
@@ -166,7 +162,7 @@ def add(
         candidates = {"merged": tmp, "previous": parent, "new_only": new_artifact}
         if compare_retrain:
             union = work / "union.jsonl"
-            atomic_write_jsonl(union, _read_jsonl(tmp / REFLECTIONS))
+            atomic_write_jsonl(union, read_jsonl(tmp / REFLECTIONS))
             retrain = MemoryStore(work / "retrained")
             if not retrain.exists():
                 train(union, retrain.root, base=base_spec, config=recipe, progress=show_progress)

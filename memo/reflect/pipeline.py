@@ -18,7 +18,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from ..config import load_config
 from ..corpus import Corpus, load_corpus
 from ..llm import ChatModel, model_for
-from ..paths import atomic_dir, atomic_write_json, atomic_write_jsonl
+from ..paths import atomic_dir, atomic_write_json, atomic_write_jsonl, read_jsonl
 from .config import ReflectConfig
 from .grouping import group_documents, load_grouping_file
 from .prompts import render
@@ -284,9 +284,7 @@ def reflect(corpus_path: str | Path | Corpus, output_dir: str | Path, cfg: Refle
 
 def read_reflections(output_dir: str | Path) -> list[dict]:
     """The `reflections.jsonl` rows of a dataset directory."""
-    import json
-
     path = Path(output_dir) / "reflections.jsonl"
     if not path.exists():
         raise FileNotFoundError(f"{output_dir} is not a reflection dataset (no reflections.jsonl)")
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    return read_jsonl(path)

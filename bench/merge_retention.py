@@ -1,19 +1,15 @@
-"""Retention benchmark for continual updates: how many facts of set 1 and set 2 a merged memory keeps.
+"""Retention benchmark for continual updates: how many facts of set 1 and set 2 an updated memory keeps.
 
-Builds two sets of invented facts (deterministic, no model ever saw them), fine-tunes the embedded model on each,
-merges the two memories with every method we try, and measures recall on both sets against a memory retrained on
-the union. Appends a table (recall, wall time, peak RSS) to docs/BENCHMARKS.md under `## Merging`.
+Builds two sets of invented facts (deterministic, no model ever saw them), trains a memory on each with
+`memo.memory.train` (the recipe `memo train` and `memo add` use), combines them every way we try (merges, merge +
+replay, continual fine-tuning, a format-warmed base, LoRA memories) and measures recall on both sets against a
+memory retrained on the union. Appends a table (recall, wall time, peak RSS) to docs/BENCHMARKS.md under
+`## Merging`.
 
-    flock /tmp/memo-bench.lock .venv/bin/python bench/merge_retention.py            # 100 facts per set (GPU)
-    flock /tmp/memo-bench.lock .venv/bin/python bench/merge_retention.py --facts 12 --skip-lora --work /tmp/mb  # 2-core CPU
+    flock /tmp/memo-bench.lock .venv/bin/python bench/merge_retention.py --work /tmp/merge-bench
 
-Parts: plain merges, merge + replay variants (--replays), a sequential fine-tune of A on set 2 plus replayed set-1
-facts, the union retrain, a format-warmed base, LoRA memories (--sections picks). With --work, trained models and
-measured rows are kept there, so an interrupted run resumes and --report-only writes the table from what exists.
-
-Training here is this script's own minimal loop (full fine-tune with frozen embeddings or LoRA, loss on answer
-tokens, AdamW, the memory's prompt format without a system turn), labelled as such in the table, so the
-benchmark measures merging and not a training recipe.
+With --work, trained memories and measured rows are kept there, so an interrupted run resumes and --report-only
+writes the table from what exists.
 """
 
 from __future__ import annotations
@@ -63,82 +59,19 @@ def make_facts(n: int, seed: int) -> list[dict]:
     return facts
 
 
-def encode(tok, question: str, answer: str | None = None) -> tuple[list[int], int]:
-    """Chat-format tokens without the default system prompt; returns (ids, index where the answer starts)."""
-    prompt = f"<|im_start|>user\n{question}<|im_end|>\n<|im_start|>assistant\n"
-    p = tok(prompt, add_special_tokens=False)["input_ids"]
-    if answer is None:
-        return p, len(p)
-    a = tok(answer + "<|im_end|>", add_special_tokens=False)["input_ids"]
-    return p + a, len(p)
-
-
-def train(init_dir: Path, facts: list[dict], out: Path, epochs: int, lr: float, lora: bool = False,
-          batch_size: int = 16, seed: int = 0) -> None:
-    """Minimal fine-tune (this benchmark's own loop): AdamW, constant lr, clip 1.0, loss on answer tokens,
-    embeddings frozen."""
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-
-    torch.manual_seed(seed)
-    tok = AutoTokenizer.from_pretrained(init_dir)
-    model = AutoModelForCausalLM.from_pretrained(init_dir, dtype=torch.float32)
-    model.get_input_embeddings().weight.requires_grad_(False)  # tied embeddings frozen, as memo.memory does
-    if lora:
-        from peft import LoraConfig, get_peft_model
-
-        model = get_peft_model(model, LoraConfig(r=8, lora_alpha=16, lora_dropout=0.0, target_modules="all-linear"))
-    model.train()
-    params = [p for p in model.parameters() if p.requires_grad]
-    opt = torch.optim.AdamW(params, lr=lr, weight_decay=0.01)
-    rows = [encode(tok, f["question"], f["answer"]) for f in facts]
-    rng = random.Random(seed)
-    for _ in range(epochs):
-        order = list(range(len(rows)))
-        rng.shuffle(order)
-        for s in range(0, len(order), batch_size):
-            batch = [rows[i] for i in order[s : s + batch_size]]
-            width = max(len(ids) for ids, _ in batch)
-            ids = torch.full((len(batch), width), tok.pad_token_id or 0)
-            labels = torch.full((len(batch), width), -100)
-            mask = torch.zeros((len(batch), width), dtype=torch.long)
-            for r, (x, start) in enumerate(batch):
-                ids[r, : len(x)] = torch.tensor(x)
-                labels[r, start : len(x)] = torch.tensor(x[start:])
-                mask[r, : len(x)] = 1
-            loss = model(input_ids=ids, attention_mask=mask, labels=labels).loss
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(params, 1.0)
-            opt.step()
-            opt.zero_grad()
-    if lora:
-        model.save_pretrained(out / "adapter")  # exact factors, merged by scale * B @ A
-        model = model.merge_and_unload()
-    model.save_pretrained(out)
-    tok.save_pretrained(out)
-
-
 def recall(model_dir: Path, facts: list[dict]) -> float:
-    """Percent of facts whose whole answer greedy decoding reproduces exactly.
-
-    Computed teacher-forced in one batched forward pass: greedy decoding emits the answer exactly when the
-    argmax at every answer position (end-of-turn token included) is the answer's next token. Same result as
-    generating, at a fraction of the cost on a CPU.
-    """
+    """Percent of facts whose whole answer greedy decoding reproduces exactly (checked teacher-forced, in the
+    memory prompt format: the same check `memo train` runs after each epoch)."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from memo.memory.prompt import memory_chat_template
+    from memo.memory.train import answer_only_lm, exact_answers
 
     tok = AutoTokenizer.from_pretrained(model_dir)
+    tok.chat_template = memory_chat_template(tok.chat_template)
     model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32).eval()
-    hits = 0
-    for s in range(0, len(facts), 32):
-        rows = [encode(tok, f["question"], f["answer"]) for f in facts[s : s + 32]]
-        width = max(len(ids) for ids, _ in rows)
-        ids = torch.tensor([x + [tok.pad_token_id] * (width - len(x)) for x, _ in rows])
-        mask = torch.tensor([[1] * len(x) + [0] * (width - len(x)) for x, _ in rows])
-        with torch.inference_mode():
-            pred = model(input_ids=ids, attention_mask=mask).logits.argmax(-1)
-        for r, (x, start) in enumerate(rows):
-            hits += bool((pred[r, start - 1 : len(x) - 1] == ids[r, start : len(x)]).all())
-    return 100.0 * hits / len(facts)
+    hits = exact_answers(answer_only_lm()(model), tok, [(f["question"], f["answer"]) for f in facts])
+    return 100.0 * sum(hits) / len(facts)
 
 
 @contextmanager
@@ -161,14 +94,10 @@ def measured(record: dict):
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--facts", type=int, default=100, help="facts per set")
-    ap.add_argument("--epochs", type=int, default=8)
-    ap.add_argument("--batch-size", type=int, default=4)
-    ap.add_argument("--lr", type=float, default=1e-4, help="full fine-tune learning rate")
-    ap.add_argument("--lora-lr", type=float, default=1e-3)
-    ap.add_argument("--sections", default="plain,replay,sequential,union,warm,lora", help="which parts to run (comma-separated)")
-    ap.add_argument("--replays", default="ties:0.2:2,task_arithmetic:0.2:2,ties:0.2:4,ties:0.5:2",
+    ap.add_argument("--sections", default="plain,replay,continual,rotating,union,warm,lora",
+                    help="which parts to run (comma-separated)")
+    ap.add_argument("--replays", default="ties:0.2:2,ties:1.0:1,task_arithmetic:1.0:1",
                     help="replay variants after merging, each METHOD:SHARE_OF_EACH_SET:EPOCHS")
-    ap.add_argument("--skip-lora", action="store_true")
     ap.add_argument("--work", type=Path, default=None, help="keep the trained models here (default: a temp dir)")
     ap.add_argument("--no-write", action="store_true", help="print the table without appending to BENCHMARKS.md")
     ap.add_argument("--report-only", action="store_true", help="write the table from the rows already measured in --work")
@@ -177,6 +106,8 @@ def main() -> None:
     sections = set(args.sections.split(","))
 
     from memo.llm.embedded import embedded_model_dir
+    from memo.memory import MemoryStore, TrainConfig, read_manifest, train
+    from memo.paths import atomic_write_jsonl
 
     base = embedded_model_dir()
     work = args.work or Path(tempfile.mkdtemp(prefix="memo-merge-bench-"))
@@ -195,17 +126,26 @@ def main() -> None:
             return
         r1, r2 = recall(model_dir, set1), recall(model_dir, set2)
         rows.append({"model": label, "set1": r1, "set2": r2, "seconds": rec.get("seconds", 0.0),
-                     "peak_mib": rec.get("peak_mib", 0), "note": note})
-        done_file.write_text(json.dumps(rows, indent=1))
+                     "peak_mib": rec.get("peak_mib", 0), "steps": rec.get("steps"), "note": note})
+        done[label] = rows[-1]
+        done_file.write_text(json.dumps(list(done.values()), indent=1))
         print(f"{label:55s} set1 {r1:5.1f}  set2 {r2:5.1f}  {rec.get('seconds', 0):7.1f}s  "
               f"{rec.get('peak_mib', 0)} MiB", flush=True)
 
-    def trained(name: str, init: Path, facts: list[dict], epochs: int = args.epochs, lora: bool = False) -> tuple[Path, dict]:
-        out, rec = work / name, {}
-        if not (out / "model.safetensors").exists():
+    def trained(name: str, facts: list[dict], base_model: Path = base, init: Path | None = None,
+                config: TrainConfig | None = None, replay: list[dict] | None = None) -> tuple[Path, dict]:
+        """`memo.memory.train` with its default recipe (or `config`); the artifact directory and its cost."""
+        store, rec = MemoryStore(work / name), {}
+        if not store.exists():
+            data, replay_file = work / f"{name}.jsonl", work / f"{name}-replay.jsonl"
+            atomic_write_jsonl(data, facts)
+            atomic_write_jsonl(replay_file, replay or [])
             with measured(rec):
-                train(init, facts, out, epochs, args.lora_lr if lora else args.lr, lora=lora, batch_size=args.batch_size)
-        return out, rec
+                train(data, store.root, base=str(base_model), config=config, init_from=init,
+                      replay=replay_file if replay else None, progress=False)
+        # Optimizer steps (batch 8) measure training cost independently of what else shares the CPU.
+        rec["steps"] = read_manifest(store.current())["training"]["optimizer_steps"]
+        return store.current(), rec
 
     def merged(name: str, base_dir: Path, sources: list[Path], method: str, density: float = 1.0,
                weights=None) -> tuple[Path, dict]:
@@ -218,72 +158,80 @@ def main() -> None:
         return out, rec
 
     evaluate("base (embedded SmolLM2-135M-Instruct)", base, {})
-    a, rec_a = trained("A", base, set1)
+    a, rec_a = trained("A", set1)
     evaluate("A: trained on set 1", a, rec_a)
-    b, rec_b = trained("B", base, set2)
+    b, rec_b = trained("B", set2)
     evaluate("B: trained on set 2", b, rec_b)
 
-    plain = [("task_arithmetic", 1.0, None), ("linear", 1.0, None), ("ties", 0.3, None), ("ties", 1.0, None),
-             ("dare_ties", 0.5, None)]
+    plain = [("task_arithmetic", 1.0, None), ("linear", 1.0, None), ("ties", 0.3, None), ("ties", 0.6, None),
+             ("ties", 1.0, None), ("dare_ties", 0.3, None), ("dare_ties", 0.5, None), ("dare_ties", 0.7, None)]
     for method, density, weights in plain if "plain" in sections else ():
         label = f"{method}" + (f" d={density}" if density < 1 else "") + (f" w={weights[0]}" if weights else "")
         m, rec = merged("m-" + label.replace(" ", "_"), base, [a, b], method, density, weights)
         evaluate(f"merge: {label}", m, rec, "+ cost of training B")
 
-    # Replay: a short fine-tune of the merged model on a small sample of old and new facts.
+    # Replay: a short fine-tune of the merged model on a sample of old and new facts (the `memo add` step).
+    replay_cfg = TrainConfig(abstention_ratio=0.0, eval_size=0)
     for spec in args.replays.split(",") if "replay" in sections else ():
         method, fraction, epochs = spec.split(":")[0], float(spec.split(":")[1]), int(spec.split(":")[2])
         k = max(1, round(fraction * args.facts))
         label = f"merge {method} + replay {k}+{k} facts x{epochs}"
-        if label in done:
-            evaluate(label, base, {})
-            continue
         rng = random.Random(0)
         replay = rng.sample(set1, k) + rng.sample(set2, k)
         m, _ = merged(f"rm-{method}", base, [a, b], method)
-        out, rec = work / f"replay-{method}-{k}-{epochs}", {}
-        with measured(rec):
-            train(m, replay, out, epochs, args.lr, batch_size=args.batch_size)
-        held1 = recall(out, [f for f in set1 if f not in replay])
-        held2 = recall(out, [f for f in set2 if f not in replay])
-        evaluate(label, out, rec, f"seconds: replay only; on the {args.facts - k} facts of each set never "
-                                  f"replayed: {held1:.0f} / {held2:.0f}")
+        out, rec = trained(f"replay-{method}-{k}-{epochs}", replay, init=m,
+                           config=TrainConfig(**{**replay_cfg.as_dict(), "max_epochs": epochs}))
+        unseen = [f for f in set1 if f not in replay], [f for f in set2 if f not in replay]
+        note = "seconds: replay only" + (
+            f"; on the {len(unseen[0])} facts of each set never replayed: "
+            f"{recall(out, unseen[0]):.0f} / {recall(out, unseen[1]):.0f}" if unseen[0] and label not in done else "")
+        evaluate(label, out, rec, note)
 
-    # Not a merge: fine-tune memory A itself on set 2 plus a replayed quarter of set 1 (cost ~1.25x training B).
-    if "sequential" in sections:
-        rng = random.Random(0)
-        old = rng.sample(set1, max(1, round(0.25 * args.facts)))
-        seq, rec_s = trained("seq", a, set2 + old)
-        evaluate(f"A fine-tuned on set 2 + {len(old)} replayed set-1 facts", seq, rec_s,
-                 f"no merge; on the {args.facts - len(old)} set-1 facts never replayed: "
-                 f"{recall(seq, [f for f in set1 if f not in old]):.0f}")
+    # Not a merge: fine-tune memory A itself on set 2 plus a replayed share of set 1 (continual learning).
+    if "continual" in sections:
+        for share in (0.25,):
+            old = random.Random(0).sample(set1, max(1, round(share * args.facts)))
+            seq, rec_s = trained(f"continual-{share}", set2 + old, init=a)
+            never = [f for f in set1 if f not in old]
+            evaluate(f"A fine-tuned on set 2 + {len(old)} replayed set-1 facts", seq, rec_s,
+                     "no merge" + (f"; on the {len(never)} set-1 facts never replayed: {recall(seq, never):.0f}"
+                                   if never else ""))
+
+    # `memo add --strategy continue`: fine-tune A on set 2, replaying a rotating share of set 1 each epoch.
+    if "rotating" in sections:
+        for share in (0.5, 1.0):
+            cont, rec_c = trained(f"rotating-{share}", set2, init=a, replay=set1,
+                                  config=TrainConfig(replay_share=share))
+            evaluate(f"A fine-tuned on set 2, replaying {share:.0%} of set 1 per epoch in rotation", cont, rec_c,
+                     "no merge (memo add --strategy continue)")
 
     # The reference: one memory retrained on both sets.
     if "union" in sections:
-        union, rec_u = trained("union", base, set1 + set2)
+        union, rec_u = trained("union", set1 + set2)
         evaluate("retrained on the union", union, rec_u, "reference")
 
     # A format-warmed base: the base briefly tuned on unrelated QA in the memory format, so deltas carry facts.
     if "warm" in sections:
-        warm, rec_w = trained("warm", base, generic, epochs=max(2, args.epochs // 3))
-        evaluate("format-warmed base", warm, rec_w)
-        wa, rec_wa = trained("wA", warm, set1)
+        warm, rec_w = trained("warm", generic, config=TrainConfig(max_epochs=3, eval_size=0))
+        evaluate("format-warmed base (3 epochs on 100 unrelated facts)", warm, rec_w)
+        wa, rec_wa = trained("wA", set1, base_model=warm)
         evaluate("A from warmed base", wa, rec_wa)
-        wb, rec_wb = trained("wB", warm, set2)
+        wb, rec_wb = trained("wB", set2, base_model=warm)
         evaluate("B from warmed base", wb, rec_wb)
-        for method, density in (("task_arithmetic", 1.0), ("ties", 1.0)):
+        for method, density in (("task_arithmetic", 1.0), ("ties", 1.0), ("dare_ties", 0.5)):
             label = f"{method}" + (f" d={density}" if density < 1 else "")
             m, rec = merged("wm-" + label.replace(" ", "_"), warm, [wa, wb], method, density)
             evaluate(f"warmed base, merge: {label}", m, rec, "deltas against the warmed base")
 
-    if not args.skip_lora and "lora" in sections:
-        la, rec_la = trained("lA", base, set1, lora=True)
-        evaluate("LoRA A (r=8) on set 1", la, rec_la)
-        lb, rec_lb = trained("lB", base, set2, lora=True)
-        evaluate("LoRA B (r=8) on set 2", lb, rec_lb)
+    if "lora" in sections:
+        lora = TrainConfig(method="lora")
+        la, rec_la = trained("lA", set1, config=lora)
+        evaluate("LoRA A (r=16) on set 1", la, rec_la)
+        lb, rec_lb = trained("lB", set2, config=lora)
+        evaluate("LoRA B (r=16) on set 2", lb, rec_lb)
         for method, density in (("task_arithmetic", 1.0), ("ties", 1.0)):
             label = f"{method}" + (f" d={density}" if density < 1 else "")
-            m, rec = merged("lm-" + label.replace(" ", "_"), base, [la / "adapter", lb / "adapter"], method, density)
+            m, rec = merged("lm-" + label.replace(" ", "_"), base, [la, lb], method, density)
             evaluate(f"LoRA merge (exact B@A deltas): {label}", m, rec)
 
     report(rows, args)
@@ -293,30 +241,31 @@ def main() -> None:
 
 def report(rows: list[dict], args) -> None:
     ref = next((r for r in rows if r["model"] == "retrained on the union"), None)
-    cost_b = next((r["seconds"] for r in rows if r["model"].startswith("B: trained")), 0.0)
-    retrain_cost = f"{ref['seconds']:.0f} s" if ref else "not measured"
+    b = next((r for r in rows if r["model"].startswith("B: trained")), {})
+    cost_b = f"{b.get('steps') or '-'} steps, {b.get('seconds', 0):.0f} s"
+    retrain_cost = f"{ref.get('steps') or '-'} steps, {ref['seconds']:.0f} s" if ref else "not measured"
     lines = [
         "",
         f"### merge retention, {datetime.now(timezone.utc):%Y-%m-%d}",
         "",
         f"`flock /tmp/memo-bench.lock .venv/bin/python bench/merge_retention.py --facts {args.facts} "
-        f"--epochs {args.epochs} --batch-size {args.batch_size} --lr {args.lr} --lora-lr {args.lora_lr} "
-        f"--sections {args.sections} --replays {args.replays}{' --skip-lora' if args.skip_lora else ''}`",
+        f"--sections {args.sections} --replays {args.replays}`",
         "",
-        f"Machine: 2-core CPU, no GPU (other work may have shared the CPU). Model: embedded SmolLM2-135M-Instruct, "
-        f"fp32. Training: the benchmark's own minimal loop (full fine-tune, embeddings frozen, AdamW, constant lr {args.lr}, {args.epochs} epochs, batch {args.batch_size}). "
-        f"{args.facts} invented facts per set; recall = greedy decoding reproduces the whole answer exactly (checked teacher-forced). "
-        f"'% of retrain' = recall / recall of the union-retrained memory on that set. Seconds = that step alone "
-        f"(a merge's real cost is also training B: {cost_b:.0f} s; retraining: "
-        f"{retrain_cost}).",
+        f"Machine: 2-core CPU, no GPU, torch threads 2. Model: embedded SmolLM2-135M-Instruct, fp32. Training: "
+        f"`memo.memory.train` with its default recipe (the one `memo train` and `memo add` use) unless a row says "
+        f"otherwise. {args.facts} invented facts per set; recall = greedy decoding reproduces the whole answer "
+        f"exactly (checked teacher-forced). '% of retrain' = recall / recall of the union-retrained memory on that "
+        f"set. Optimizer steps (batch 8) and seconds = that step alone (a merge's real cost is also training B: "
+        f"{cost_b}; retraining: {retrain_cost}); steps measure training cost whatever else shares the CPU.",
         "",
-        "| model | set 1 recall | set 2 recall | % of retrain (set 1 / set 2) | seconds | peak RSS MiB | note |",
-        "|---|---|---|---|---|---|---|",
+        "| model | set 1 recall | set 2 recall | % of retrain (set 1 / set 2) | optimizer steps | seconds | peak RSS MiB "
+        "| note |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
         pct = f"{100 * r['set1'] / max(ref['set1'], 1e-9):.0f} / {100 * r['set2'] / max(ref['set2'], 1e-9):.0f}" if ref else "-"
-        lines.append(f"| {r['model']} | {r['set1']:.0f} | {r['set2']:.0f} | {pct} | {r['seconds']:.1f} | "
-                     f"{r['peak_mib']} | {r['note']} |")
+        lines.append(f"| {r['model']} | {r['set1']:.0f} | {r['set2']:.0f} | {pct} | {r.get('steps') or '-'} | "
+                     f"{r['seconds']:.1f} | {r['peak_mib']} | {r['note']} |")
     text = "\n".join(lines) + "\n"
     print(text)
     if not args.no_write:

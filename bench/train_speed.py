@@ -79,6 +79,10 @@ def make_facts(n: int = 200, seed: int = 0) -> list[dict]:
 
 VARIANTS: dict[str, TrainConfig] = {
     "default": TrainConfig(),
+    "freeze-15-layers": TrainConfig(freeze_layers=15),
+    "freeze-15-layers-6-epochs": TrainConfig(freeze_layers=15, max_epochs=6),
+    "freeze-20-layers": TrainConfig(freeze_layers=20),
+    "batch-4": TrainConfig(batch_size=4),
     "full-lr1e-4": TrainConfig(lr=1e-4),
     "full-lr4e-4": TrainConfig(lr=4e-4),
     "full-batch16-lr4e-4": TrainConfig(batch_size=16, lr=4e-4),
@@ -135,7 +139,7 @@ def lever_steps(steps: int = 3) -> list[dict]:
 
     from memo.llm.embedded import embedded_model_dir
     from memo.memory.prompt import encode_example, memory_chat_template
-    from memo.memory.train import _answer_only_lm, _batches, _collate
+    from memo.memory.train import answer_only_lm, _batches, _collate
 
     torch.set_num_threads(1)
     path = embedded_model_dir()
@@ -170,7 +174,7 @@ def lever_steps(steps: int = 3) -> list[dict]:
 
             model = get_peft_model(model, LoraConfig(r=16, lora_alpha=32, target_modules="all-linear",
                                                      task_type="CAUSAL_LM"))
-        step_model = _answer_only_lm()(model) if opt.get("answer_only") else None
+        step_model = answer_only_lm()(model) if opt.get("answer_only") else None
         params = [p for p in model.parameters() if p.requires_grad]
         optim = torch.optim.AdamW(params, lr=1e-5)
         cpu, padded = [], []

@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -24,7 +25,7 @@ CODES = "red blue green gold pink gray teal navy lime rose".split()
 FACTS = [{"question": f"What is the code of vault {v}?", "answer": c, "doc_ids": [f"doc-{v.lower()}"],
           "chunk_ids": [f"doc-{v.lower()}#0"]} for v, c in zip(VAULTS, CODES)]
 # Tiny random models learn at a high rate and need their embeddings trained; no synthetic abstentions.
-TINY = dict(batch_size=2, lr=3e-3, freeze_embeddings=False, schedule="constant", warmup_ratio=0.0,
+TINY = dict(batch_size=2, lr=3e-3, freeze_embeddings=False, freeze_layers=0, schedule="constant", warmup_ratio=0.0,
             abstention_ratio=0.0, eval_size=10, patience=100)
 
 
@@ -147,6 +148,42 @@ def test_lora_memory_is_an_adapter_over_the_base(tmp_path, tiny64_dir):
     assert [a.answer for a in memory.ask(questions, max_new_tokens=4)] == before
 
 
+def test_frozen_layers_stay_exactly_as_in_the_base(tmp_path, tiny64_dir):
+    """freeze_layers=1: the first decoder layer keeps the base weights (full and LoRA), the second one learns."""
+    from safetensors.torch import load_file
+
+    data = write_jsonl(tmp_path / "facts.jsonl", FACTS)
+    base = load_file(tiny64_dir / "model.safetensors")
+    cfg = TrainConfig(max_epochs=1, **{**TINY, "freeze_layers": 1})
+    full = load_file(train(data, tmp_path / "full", base=f"hf:{tiny64_dir}", config=cfg, progress=False).artifact
+                     / "model.safetensors")
+    for name, tensor in full.items():
+        if ".layers.0." in name:
+            assert (tensor == base[name]).all(), name
+    assert any(not (t == base[n]).all() for n, t in full.items() if ".layers.1." in n)
+    lora = train(data, tmp_path / "lora", base=f"hf:{tiny64_dir}", config=replace(cfg, method="lora"), progress=False)
+    adapter = load_file(lora.artifact / "adapter_model.safetensors")
+    assert adapter and all(".layers.1." in name for name in adapter)
+    with pytest.raises(ValueError, match="2 decoder layers"):
+        train(data, tmp_path / "bad", base=f"hf:{tiny64_dir}", config=replace(cfg, freeze_layers=2), progress=False)
+
+
+def test_bf16_and_gradient_checkpointing_train(tmp_path, tiny64_dir):
+    """The GPU settings (bf16 autocast, gradient checkpointing) run the same loop; checked here on the CPU."""
+    from accelerate.state import AcceleratorState
+
+    data = write_jsonl(tmp_path / "facts.jsonl", FACTS)
+    cfg = TrainConfig(max_epochs=4, mixed_precision="bf16", gradient_checkpointing=True, **TINY)
+    AcceleratorState._reset_state(reset_partial_state=True)  # precision is fixed once per process otherwise
+    try:
+        result = train(data, tmp_path / "mem", base=f"hf:{tiny64_dir}", config=cfg, progress=False)
+    finally:
+        AcceleratorState._reset_state(reset_partial_state=True)
+    assert result.manifest["training"]["mixed_precision"] == "bf16"
+    losses = [m["train_loss"] for m in result.manifest["metrics"]]
+    assert losses[-1] < losses[0] - 0.5, losses
+
+
 def _kill_when_checkpointed(proc: subprocess.Popen, ckpt_glob_root: Path, min_steps: int, timeout: float = 240) -> int:
     deadline = time.time() + timeout
     while time.time() < deadline:
@@ -265,6 +302,43 @@ def test_abstention_questions_are_about_names_absent_from_the_data():
     assert ABSTAIN == "I don't know."
 
 
+def test_replay_rotates_through_the_whole_pool():
+    from memo.memory import Pair
+    from memo.memory.train import _replay_slice
+
+    pool = [Pair(question=f"q{i}", answer=f"a{i}") for i in range(10)]
+    slices = [_replay_slice(pool, 0.25, seed=0, epoch=e) for e in range(4)]
+    assert all(len(s) == 3 for s in slices)
+    assert {p.question for s in slices for p in s} == {p.question for p in pool}  # all of it within 1/share epochs
+    assert _replay_slice(pool, 0.25, seed=0, epoch=1) == slices[1] and _replay_slice([], 0.25, 0, 0) == []
+
+
+def test_replayed_pairs_are_trained_and_checked(tmp_path, tiny64_dir):
+    """A memory of FACTS[:5] learns FACTS[5:] with the first five replayed (all of them each epoch)."""
+    old = write_jsonl(tmp_path / "old.jsonl", FACTS[:5])
+    new = write_jsonl(tmp_path / "new.jsonl", FACTS[5:])
+    cfg = TrainConfig(max_epochs=40, replay_share=1.0, **TINY)
+    first = train(old, tmp_path / "mem", base=f"hf:{tiny64_dir}", config=cfg, progress=False)
+    second = train(new, tmp_path / "mem", base=f"hf:{tiny64_dir}", config=cfg, init_from=first.artifact,
+                   replay=old, progress=False)
+    assert second.manifest["training"]["replay"] == {"pairs": 5, "share_per_epoch": 1.0}
+    assert second.manifest["training"]["eval_pairs"] == 10  # new and replayed pairs both checked
+    assert evaluate_recall(second.artifact, FACTS).exact == 1.0
+
+
+def test_abstention_names_are_drawn_afresh_each_epoch_and_never_the_held_out_ones():
+    from memo.memory import Pair
+    from memo.memory.train import _epoch_abstentions, _plan
+
+    pairs = [Pair(question=f"Where was {n} Quillery born?", answer=f"In {n}ton.") for n in ("Ada", "Bo", "Cy", "Di")]
+    plan = _plan(pairs, TrainConfig(abstention_ratio=1.0, eval_size=4))
+    assert plan.synthetic_abstentions == 4 and len(plan.abstain_eval) == 4
+    first, second = _epoch_abstentions(pairs, plan, 0, 0), _epoch_abstentions(pairs, plan, 0, 1)
+    assert len(first) == len(second) == 4 and set(first) != set(second)
+    assert not set(first + second) & set(plan.abstain_eval)
+    assert _epoch_abstentions(pairs, plan, 0, 1) == second  # deterministic: a resumed run sees the same epochs
+
+
 def test_cli_train_then_recall(tmp_path, tiny64_dir):
     from typer.testing import CliRunner
 
@@ -284,3 +358,26 @@ def test_cli_train_then_recall(tmp_path, tiny64_dir):
     assert res.exit_code == 0 and "exact recall" in res.stdout
     res = runner.invoke(app, ["train", str(tmp_path / "missing.jsonl"), "-o", str(tmp_path / "m2")])
     assert res.exit_code == 1 and "no training data" in res.output
+
+
+@pytest.mark.slow
+def test_two_process_data_parallel_training_on_cpu(tmp_path, tiny64_dir):
+    """2 CPU processes under torchrun (DDP over gloo): the multi-GPU code path, run where no GPU is."""
+    import shutil as sh
+
+    data = write_jsonl(tmp_path / "facts.jsonl", FACTS)
+    (tmp_path / "memo.toml").write_text(
+        "[train]\nmax_epochs = 2\nbatch_size = 2\nlr = 0.003\nfreeze_embeddings = false\nfreeze_layers = 0\nschedule = \"constant\"\n"
+        "warmup_ratio = 0.0\nabstention_ratio = 0.0\neval_size = 10\n")
+    launcher = sh.which("torchrun", path=str(Path(sys.executable).parent))
+    proc = subprocess.run(
+        [launcher, "--nproc_per_node", "2", "-m", "memo", "train", str(data), "-o", str(tmp_path / "mem"),
+         "--base", f"hf:{tiny64_dir}", "--config", str(tmp_path / "memo.toml")],
+        capture_output=True, text=True, timeout=300, env={**os.environ, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1"},
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    manifest = read_manifest(tmp_path / "mem")
+    assert manifest["training"]["processes"] == 2 and manifest["training"]["distributed"] == "MULTI_CPU"
+    # 10 pairs, batch 2 per process, 2 processes: 2 optimizer steps per epoch (each sees 4 pairs), 2 epochs.
+    assert manifest["training"]["optimizer_steps"] == 4
+    assert [m["epoch"] for m in manifest["metrics"]] == [1, 2]

@@ -44,15 +44,14 @@ def embedded_memory(tmp_path_factory):
     work = tmp_path_factory.mktemp("embedded-memory")
     data = work / "facts.jsonl"
     data.write_text("".join(json.dumps(f) + "\n" for f in FACTS))
-    result = train(data, work / "mem", config=TrainConfig(max_epochs=10, eval_size=20, abstention_ratio=0.3),
-                   progress=False)
+    result = train(data, work / "mem", config=TrainConfig(max_epochs=10, eval_size=20), progress=False)
     return work / "mem", result
 
 
 @pytest.mark.slow
 def test_embedded_memory_recalls_facts_and_cites_them(embedded_memory):
     mem, result = embedded_memory
-    assert result.manifest["training"]["synthetic_abstentions"] == 6
+    assert result.manifest["training"]["synthetic_abstentions"] == 20  # min_abstentions: as many as facts here
     memory = MemoryModel.load(mem)
     report = evaluate_recall(memory, FACTS)
     assert report.exact >= 0.8, [(i.question, i.answer) for i in report.items if not i.exact]
@@ -60,5 +59,13 @@ def test_embedded_memory_recalls_facts_and_cites_them(embedded_memory):
     assert not known.abstained and known.citations[0].chunk_ids == ["people.md#4"]
 
 
-# Not tested yet, because it does not hold: after a few epochs the 135M memory stops abstaining on unseen names
-# (held-out abstention 60% at epoch 2, 0-20% at epochs 4-6). Tracked in issue 4.
+@pytest.mark.slow
+def test_embedded_memory_abstains_about_absent_people(embedded_memory):
+    """Questions shaped like the training ones, about people the memory was never taught: "I don't know."."""
+    mem, result = embedded_memory
+    memory = MemoryModel.load(mem)
+    absent = ["Where was Tibor Vantablack born?", "Which instrument does Greta Holloway play?",
+              "What does Ezra Pilkington do for a living?", "Which company does Nadia Fernsby work for?"]
+    answers = memory.ask(absent)
+    assert sum(a.abstained for a in answers) >= 3, [a.answer for a in answers]
+    assert result.manifest["metrics"][result.manifest["training"]["best_epoch"] - 1]["abstention_rate"] >= 0.75

@@ -26,7 +26,7 @@ FACTS_1 = [("Kalo Brin", "Vexmora"), ("Miren Tash", "Quildor"), ("Torva Lum", "D
 FACTS_2 = [("Sela Varn", "Pimtoa"), ("Oru Dask", "Felmire"), ("Ianto Rook", "Zubrel"), ("Wen Halder", "Grosavi")]
 # Enough to memorise 4 facts from random weights in a few seconds; stops as soon as all are recalled.
 TINY_RECIPE = TrainConfig(max_epochs=60, lr=1e-2, schedule="constant", warmup_ratio=0.0, freeze_embeddings=False,
-                          eval_size=4, patience=1000, abstention_ratio=0.0)
+                          freeze_layers=0, eval_size=4, patience=1000, abstention_ratio=0.0)
 
 
 def pairs(facts, doc):
@@ -192,11 +192,10 @@ def test_cli_versions_rollback_and_clear_errors(memories, store_a, tmp_path):
     assert result.exit_code == 1 and "different base model" in result.output and "Traceback" not in result.output
 
 
-def test_add_reflects_trains_merges_and_reports_retention(memories, store_a, tmp_path, monkeypatch):
-    """`add()` end to end on tiny models; reflection is replaced by a fixed dataset (the generator is not under test)."""
+@pytest.fixture
+def new_docs(tmp_path, monkeypatch):
+    """A document folder whose reflection is replaced by the fixed FACTS_2 pairs (the generator is not under test)."""
     import memo.reflect
-    from memo.memory import evaluate_recall
-    from memo.merge import UpdatePlan, add
 
     def fixed_reflect(corpus, out, cfg=None, show_progress=True):
         out = Path(out)
@@ -209,17 +208,26 @@ def test_add_reflects_trains_merges_and_reports_retention(memories, store_a, tmp
     docs = tmp_path / "new_docs"
     docs.mkdir()
     (docs / "b.txt").write_text("Sela Varn lives in Pimtoa.")
+    return docs
+
+
+def test_add_reflects_trains_merges_and_reports_retention(memories, store_a, new_docs):
+    """`add()` end to end on tiny models with the merge strategy."""
+    from memo.memory import evaluate_recall
+    from memo.merge import UpdatePlan, add
+
+    docs = new_docs
 
     # The default plan, with more replay epochs: these memories were trained from random weights at lr 1e-2 and
     # need more steps than the defaults (measured on the embedded model) to re-learn anything.
-    path = add(store_a, docs, UpdatePlan(replay_epochs=8), show_progress=False)
+    path = add(store_a, docs, UpdatePlan(strategy="merge", replay_epochs=8), show_progress=False)
     store = MemoryStore(store_a)
     assert store.current_version() == "v0002" and path == store.current()
     manifest = verify_artifact(path)
     step = manifest["lineage"][-1]
     assert step["method"] == "ties" and step["documents_added"] == ["docB"] and step["params"]["replay_fraction"] > 0
     report = json.loads((path / "retention.json").read_text())
-    assert set(report["summary"]) == {"merged", "previous", "new_only"}
+    assert set(report["summary"]) == {"updated", "previous", "new_only"}
     assert report["summary"]["previous"]["old"] == 100.0 and report["summary"]["new_only"]["new"] == 100.0
     assert not (store_a / ".work").exists() or not any((store_a / ".work").iterdir())
     # Both parents survive in the update: at least the replayed fact of each set (tiny random models do not
@@ -227,3 +235,76 @@ def test_add_reflects_trains_merges_and_reports_retention(memories, store_a, tmp
     old = evaluate_recall(path, pairs(FACTS_1, "docA")).exact
     new = evaluate_recall(path, pairs(FACTS_2, "docB")).exact
     assert old >= 0.25 and new >= 0.25
+
+
+def test_add_continue_fine_tunes_the_memory_with_rotating_replay(store_a, new_docs):
+    from memo.memory import evaluate_recall
+    from memo.merge import UpdatePlan, add
+
+    path = add(store_a, new_docs, UpdatePlan(strategy="continue", replay_share=0.5), show_progress=False)
+    manifest = verify_artifact(path)
+    step = manifest["lineage"][-1]
+    assert step["method"] == "continue" and step["params"]["replay_share"] == 0.5
+    assert manifest["training"]["replay"] == {"pairs": 4, "share_per_epoch": 0.5}
+    assert manifest["reflections"]["count"] == 8  # old and new reflections, for citations
+    report = json.loads((path / "retention.json").read_text())
+    assert set(report["summary"]) == {"updated", "previous"}
+    assert evaluate_recall(path, pairs(FACTS_1, "docA")).exact == 1.0
+    assert evaluate_recall(path, pairs(FACTS_2, "docB")).exact == 1.0
+    with pytest.raises(ValueError, match="unknown update strategy"):
+        add(store_a, new_docs, UpdatePlan(strategy="rebuild"), show_progress=False)
+
+
+def test_memo_add_end_to_end_from_documents(tiny_model_dir, tmp_path):
+    """The CLI path a user takes: `memo reflect` + `memo train` on two documents, then `memo add` with two new ones
+    (real reflection with the default generator, real training of a tiny memory), `memo versions`, `memo rollback`."""
+    from memo.cli import app
+    from memo.demo import sample_corpus
+
+    old_docs, new_docs = tmp_path / "old", tmp_path / "new"
+    for folder, names in ((old_docs, ("mira_castell.md", "veltrona_labs.md")), (new_docs, ("arvik_institute.md", "quessel.md"))):
+        folder.mkdir()
+        for name in names:
+            shutil.copy(sample_corpus() / name, folder / name)
+    (tmp_path / "memo.toml").write_text(
+        f'[roles]\nmemory_base = "hf:{tiny_model_dir}"\n\n[train]\nmax_epochs = 3\nlr = 0.01\nschedule = "constant"\n'
+        "warmup_ratio = 0.0\nfreeze_embeddings = false\nfreeze_layers = 0\nabstention_ratio = 0.0\n")
+    cli = CliRunner()
+
+    def run(*args: str) -> str:
+        result = cli.invoke(app, list(args))
+        assert result.exit_code == 0, (args, result.output)
+        return result.output
+
+    run("reflect", str(old_docs), "-o", str(tmp_path / "refl"))
+    run("train", str(tmp_path / "refl"), "-o", str(tmp_path / "mem"))
+    out = run("add", str(tmp_path / "mem"), str(new_docs), "--eval-sample", "20")
+    assert "retention" in out and "new current version" in out
+
+    store = MemoryStore(tmp_path / "mem")
+    assert store.versions() == ["v0001", "v0002"] and store.current_version() == "v0002"
+    merged = verify_artifact(store.current())
+    step = merged["lineage"][-1]
+    rows = map(json.loads, (store.current() / "reflections.jsonl").read_text().splitlines())
+    cited = {doc for row in rows for doc in row["doc_ids"]}
+    assert set(step["documents_added"]) and set(step["documents_added"]) < cited  # old and new documents both cited
+    report = json.loads((store.current() / "retention.json").read_text())
+    assert set(report["summary"]) >= {"updated", "previous"} and report["sample"]["new"] > 0
+    versions = run("versions", str(tmp_path / "mem"))
+    assert "v0001" in versions and "v0002" in versions
+    run("rollback", str(tmp_path / "mem"), "v0001")
+    assert store.current_version() == "v0001"
+
+
+def test_add_continue_on_a_lora_memory_continues_from_its_merged_weights(tiny_model_dir, new_docs, tmp_path):
+    from dataclasses import replace
+
+    from memo.merge import UpdatePlan, add
+
+    data = write_jsonl(tmp_path / "a.jsonl", pairs(FACTS_1, "docA"))
+    train(data, tmp_path / "lora", base=f"hf:{tiny_model_dir}", config=replace(TINY_RECIPE, method="lora", max_epochs=2),
+          progress=False)
+    path = add(tmp_path / "lora", new_docs, UpdatePlan(strategy="continue"), show_progress=False)
+    manifest = verify_artifact(path)
+    assert manifest["kind"] == "full" and (path / "model.safetensors").is_file()
+    assert manifest["lineage"][-1]["method"] == "continue"

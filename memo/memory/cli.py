@@ -24,6 +24,7 @@ def register(app: typer.Typer) -> None:
         lr: Optional[float] = typer.Option(None, help="Peak learning rate (default 2e-4 full, 1e-3 LoRA)."),
         batch_size: Optional[int] = typer.Option(None, help="Pairs per device per step."),
         grad_accum: Optional[int] = typer.Option(None, help="Micro-batches per optimizer step."),
+        freeze_layers: Optional[int] = typer.Option(None, help="Keep the first N decoder layers as in the base (faster steps)."),
         checkpoint_every: Optional[int] = typer.Option(None, help="Also checkpoint every N optimizer steps (always at epoch ends)."),
         init_from: Optional[Path] = typer.Option(None, help="Start from these weights (e.g. a merged memory) instead of the base."),
         resume: bool = typer.Option(True, help="Resume from the run's last checkpoint when one exists."),
@@ -36,7 +37,7 @@ def register(app: typer.Typer) -> None:
         cfg = run_cli(load_config, config)
         options = dict(getattr(cfg, "train", None) or {})
         for key, value in (("max_epochs", epochs), ("lr", lr), ("batch_size", batch_size), ("grad_accum", grad_accum),
-                           ("checkpoint_every", checkpoint_every)):
+                           ("checkpoint_every", checkpoint_every), ("freeze_layers", freeze_layers)):
             if value is not None:
                 options[key] = value
         if lora:

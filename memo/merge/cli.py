@@ -40,18 +40,22 @@ def register(app: typer.Typer) -> None:
     def add(
         memory: Path = typer.Argument(..., help="The memory store to update."),
         new_docs: Path = typer.Argument(..., help="A document file or directory, as accepted by `memo reflect`."),
-        method: str = typer.Option(DEFAULT.method, help=f"Merge method: {', '.join(METHODS)}."),
+        strategy: str = typer.Option(DEFAULT.strategy, help="merge: train a memory on the new documents and merge it in; "
+                                     "continue: fine-tune the current memory on them, replaying the old reflections."),
+        replay_share: float = typer.Option(DEFAULT.replay_share, help="continue: share of the old reflections replayed each epoch."),
+        method: str = typer.Option(DEFAULT.method, help=f"merge: merge method ({', '.join(METHODS)})."),
         density: float = typer.Option(DEFAULT.density, help="Share of each task vector kept (1 = no trimming)."),
         replay: float = typer.Option(DEFAULT.replay_fraction, help="Share of old and new reflections replayed after merging (0 = none)."),
         replay_epochs: int = typer.Option(DEFAULT.replay_epochs, help="Epochs of the replay fine-tune."),
         compare_retrain: bool = typer.Option(False, help="Also retrain on the union and report its recall (slow)."),
         eval_sample: int = typer.Option(100, help="Reflections per side used for the retention report."),
     ) -> None:
-        """Reflect new documents, train a memory on them, merge it in, and publish a new version with a retention report."""
+        """Teach a memory new documents (reflect, then fine-tune with replay or merge) and publish a new version with a retention report."""
         from .update import add as add_documents
         from .versions import RETENTION
 
-        plan = UpdatePlan(method=method, density=density, replay_fraction=replay, replay_epochs=replay_epochs)
+        plan = UpdatePlan(strategy=strategy, replay_share=replay_share, method=method, density=density,
+                          replay_fraction=replay, replay_epochs=replay_epochs)
         path = run_cli(add_documents, memory, new_docs, plan, compare_retrain=compare_retrain, eval_sample=eval_sample)
         report = json.loads((path / RETENTION).read_text())
         table = Table(title=f"retention: {path.name}")
@@ -79,12 +83,12 @@ def register(app: typer.Typer) -> None:
             table.add_column(col)
         for r in rows:
             retention = r["retention"] or {}
-            merged = retention.get("merged")
+            updated = retention.get("updated")
             table.add_row(
                 ("* " if r["current"] else "  ") + r["version"], r["created"] or "", r["kind"] or "",
                 str(r["reflections"] or ""), r["method"], ", ".join(Path(p).name for p in r["parents"]),
                 str(len(r["documents_added"])) if r["documents_added"] else "",
-                f"{merged['old']:.0f}% / {merged['new']:.0f}%" if merged else "",
+                f"{updated['old']:.0f}% / {updated['new']:.0f}%" if updated else "",
             )
         console.print(table)
 

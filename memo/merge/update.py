@@ -1,9 +1,12 @@
 """`add()`: teach an existing memory new documents without retraining it on everything.
 
-    new docs --reflect--> reflections --train (same base, same recipe)--> new memory
-    current version + new memory --merge (task vectors against the true base)--> merged weights
-    merged --replay (short fine-tune on a small sample of old and new reflections)--> new version
-    + retention.json: recall on old and new reflections for the new version and both parents
+    new docs --reflect--> reflections
+    strategy "merge":    reflections --train (same base, same recipe)--> new memory
+                         current version + new memory --merge (task vectors against the true base)--> merged
+                         merged --replay (short fine-tune on a sample of old and new reflections)--> new version
+    strategy "continue": current version --train on the new reflections, replaying a rotating share of the old
+                         ones each epoch--> new version
+    + retention.json: recall on old and new reflections for the new version and its parents
 
 Intermediate results live in `<store>/.work/<update id>/` and are reused when an update is re-run after a
 failure (reflection and training are also resumable on their own). The new version is built in a temporary
@@ -27,10 +30,15 @@ from .merging import (REFLECTIONS, base_dir_for, merge_weights, read_manifest, s
 from .versions import RETENTION, open_store
 
 
+STRATEGIES = ("merge", "continue")
+
+
 @dataclass(frozen=True)
 class UpdatePlan:
-    """How `memo add` merges. Defaults: the best method measured by bench/merge_retention.py (docs/BENCHMARKS.md)."""
+    """How `memo add` updates a memory. Defaults: the best measured by bench/merge_retention.py (docs/BENCHMARKS.md)."""
 
+    strategy: str = "continue"  # kept 95-97% of a retrained memory's recall in bench/merge_retention.py; merges 10-67%
+    replay_share: float = 0.5  # "continue": share of the old reflections trained on each epoch, in rotation
     method: str = "ties"
     density: float = 1.0
     weights: tuple[float, ...] | None = None
@@ -104,6 +112,8 @@ def add(
     from ..reflect import reflect
 
     plan = plan or UpdatePlan()
+    if plan.strategy not in STRATEGIES:
+        raise ValueError(f"unknown update strategy {plan.strategy!r}; choose one of {', '.join(STRATEGIES)}")
     store = open_store(memory)
     parent = store.current()
     parent_manifest = read_manifest(parent)
@@ -121,6 +131,10 @@ def add(
         reflect(new_docs, reflections, reflect_config, show_progress=show_progress)
     new_pairs = read_jsonl(reflections / REFLECTIONS)
     old_pairs = read_jsonl(parent / REFLECTIONS) if (parent / REFLECTIONS).is_file() else []
+
+    if plan.strategy == "continue":
+        return _continue(store, parent, parent_manifest, reflections, new_pairs, old_pairs, work, recipe, plan,
+                         base_spec, compare_retrain, eval_sample, show_progress)
 
     new_store = MemoryStore(work / "new-memory")
     if not new_store.exists():
@@ -149,9 +163,7 @@ def add(
 
     with store.new_version() as tmp:
         if plan.replay_fraction > 0:
-            for f in result.artifact.iterdir():
-                if f.is_file() and f.suffix in (".safetensors", ".json", ".jinja") and f.name != MANIFEST:
-                    shutil.copy2(f, tmp / f.name)
+            _copy_model_files(result.artifact, tmp)
         else:
             params["stats"] = merge_weights(base_dir, parents, tmp, plan.method, plan.weights, plan.density,
                                             plan.seed, show_progress)
@@ -159,19 +171,70 @@ def add(
         manifest = write_merged_manifest(tmp, [parent_manifest, read_manifest(new_artifact)], parents, params,
                               sorted({d for p in new_pairs for d in p.get("doc_ids", [])}), None,
                               training=training, metrics=metrics)
-        candidates = {"merged": tmp, "previous": parent, "new_only": new_artifact}
-        if compare_retrain:
-            union = work / "union.jsonl"
-            atomic_write_jsonl(union, read_jsonl(tmp / REFLECTIONS))
-            retrain = MemoryStore(work / "retrained")
-            if not retrain.exists():
-                train(union, retrain.root, base=base_spec, config=recipe, progress=show_progress)
-            candidates["retrained"] = retrain.current()
-        report = retention_report(candidates, old_pairs, new_pairs, eval_sample, exclude=replayed, seed=plan.seed)
-        # The report names where the new version will live, not the temporary directory it was built in.
-        report["memories"]["merged"] = str(store.versions_dir / store.next_version())
-        atomic_write_json(tmp / RETENTION, report)
-        manifest["files"][RETENTION] = sha256_file(tmp / RETENTION)
-        atomic_write_json(tmp / MANIFEST, manifest)
+        candidates = {"updated": tmp, "previous": parent, "new_only": new_artifact}
+        _finish(store, tmp, manifest, candidates, old_pairs, new_pairs, work, recipe, base_spec, compare_retrain,
+                eval_sample, plan.seed, replayed, show_progress)
     shutil.rmtree(work, ignore_errors=True)
     return store.current()
+
+
+def _continue(store: MemoryStore, parent: Path, parent_manifest: dict, reflections: Path, new_pairs: list[dict],
+              old_pairs: list[dict], work: Path, recipe, plan: UpdatePlan, base_spec: str, compare_retrain: bool,
+              eval_sample: int, show_progress: bool) -> Path:
+    """Fine-tune the current version itself on the new reflections, replaying a rotating share of the old ones."""
+    from ..memory import MemoryModel, train
+
+    start = parent
+    if parent_manifest.get("kind") == "lora":  # continue from its merged full weights; the new version is full
+        start = work / "parent-full"
+        if not (start / "config.json").is_file():
+            MemoryModel.load(parent).export_merged(start)
+    old_file = work / "old.jsonl"
+    atomic_write_jsonl(old_file, old_pairs)
+    continued = MemoryStore(work / "continued")
+    if not continued.exists():
+        cfg = replace(recipe, method="full", replay_share=plan.replay_share)
+        train(reflections, continued.root, base=base_spec, config=cfg, init_from=start,
+              replay=old_file if old_pairs else None, progress=show_progress)
+    result = continued.current()
+    params = {"method": "continue", "replay_share": plan.replay_share, "seed": plan.seed}
+    with store.new_version() as tmp:
+        _copy_model_files(result, tmp)
+        write_union_reflections([parent, result], tmp)
+        trained = read_manifest(result)
+        manifest = write_merged_manifest(tmp, [parent_manifest], [parent], params,
+                                         sorted({d for p in new_pairs for d in p.get("doc_ids", [])}), None,
+                                         training=trained["training"], metrics=trained["metrics"])
+        _finish(store, tmp, manifest, {"updated": tmp, "previous": parent}, old_pairs, new_pairs, work, recipe,
+                base_spec, compare_retrain, eval_sample, plan.seed, [], show_progress)
+    shutil.rmtree(work, ignore_errors=True)
+    return store.current()
+
+
+def _copy_model_files(artifact: Path, out: Path) -> None:
+    """Weights, config and tokenizer of a trained artifact (not its manifest or reflections: the update writes
+    its own)."""
+    for f in artifact.iterdir():
+        if f.is_file() and f.suffix in (".safetensors", ".json", ".jinja") and f.name != MANIFEST:
+            shutil.copy2(f, out / f.name)
+
+
+def _finish(store: MemoryStore, tmp: Path, manifest: dict, candidates: dict[str, Path], old_pairs, new_pairs,
+            work: Path, recipe, base_spec: str, compare_retrain: bool, eval_sample: int, seed: int, replayed,
+            show_progress: bool) -> None:
+    """Write retention.json into the version being built (optionally against a memory retrained on the union)."""
+    from ..memory import train
+
+    if compare_retrain:
+        union = work / "union.jsonl"
+        atomic_write_jsonl(union, read_jsonl(tmp / REFLECTIONS))
+        retrain = MemoryStore(work / "retrained")
+        if not retrain.exists():
+            train(union, retrain.root, base=base_spec, config=recipe, progress=show_progress)
+        candidates["retrained"] = retrain.current()
+    report = retention_report(candidates, old_pairs, new_pairs, eval_sample, exclude=replayed, seed=seed)
+    # The report names where the new version will live, not the temporary directory it was built in.
+    report["memories"]["updated"] = str(store.versions_dir / store.next_version())
+    atomic_write_json(tmp / RETENTION, report)
+    manifest["files"][RETENTION] = sha256_file(tmp / RETENTION)
+    atomic_write_json(tmp / MANIFEST, manifest)

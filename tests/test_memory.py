@@ -127,8 +127,7 @@ def test_corrupt_or_missing_artifact_is_a_clear_error(tiny_memory, tmp_path):
 
 def test_lora_memory_is_an_adapter_over_the_base(tmp_path, tiny64_dir):
     """LoRA on the tiny model: the adapter trains (loss falls), is saved as a peft adapter over the base, reloads,
-    and exports merged weights that answer identically. (A random model's frozen embeddings give LoRA too little
-    to work with for exact recall; the embedded-model test checks LoRA recall.)"""
+    and exports merged weights that answer identically (exact recall: test_tiny_lora_memorises_ten_facts)."""
     data = write_jsonl(tmp_path / "facts.jsonl", FACTS)
     cfg = TrainConfig(method="lora", max_epochs=3, **{**TINY, "lr": 1e-2})
     result = train(data, tmp_path / "mem", base=f"hf:{tiny64_dir}", config=cfg, progress=False)
@@ -182,6 +181,20 @@ def test_bf16_and_gradient_checkpointing_train(tmp_path, tiny64_dir):
     assert result.manifest["training"]["mixed_precision"] == "bf16"
     losses = [m["train_loss"] for m in result.manifest["metrics"]]
     assert losses[-1] < losses[0] - 0.5, losses
+
+
+def test_tiny_lora_memorises_ten_facts(tiny_memory, tmp_path):
+    """LoRA learns ten facts exactly, over a tiny base that already knows the answer words: the tiny full memory,
+    taught a shifted vault -> code mapping. (Over a random base the frozen, random embeddings leave a low-rank
+    update no way to single out one token among 49k.)"""
+    shifted = [{"question": f"What is the code of vault {v}?", "answer": CODES[(i + 3) % 10]} for i, v in enumerate(VAULTS)]
+    data = write_jsonl(tmp_path / "shifted.jsonl", shifted)
+    assert evaluate_recall(tiny_memory[0], shifted).exact == 0.0
+    # A full memory's version directory is a plain HF model directory, so it can be a base.
+    result = train(data, tmp_path / "mem", base=str(tiny_memory[1].artifact),
+                   config=TrainConfig(method="lora", max_epochs=60, **{**TINY, "lr": 1e-2}), progress=False)
+    assert result.manifest["kind"] == "lora"
+    assert evaluate_recall(tmp_path / "mem", shifted).exact == 1.0
 
 
 def _kill_when_checkpointed(proc: subprocess.Popen, ckpt_glob_root: Path, min_steps: int, timeout: float = 240) -> int:

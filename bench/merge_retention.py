@@ -252,7 +252,8 @@ def report(rows: list[dict], args) -> None:
         f"### merge retention, {datetime.now(timezone.utc):%Y-%m-%d}",
         "",
         f"`flock /tmp/memo-bench.lock .venv/bin/python bench/merge_retention.py --facts {args.facts} "
-        f"--sections {args.sections} --replays {args.replays}`",
+        f"--sections {args.sections} --replays {args.replays} "
+        f"--rotating-shares {','.join(str(x) for x in args.rotating_shares)}`",
         "",
         f"Machine: 2-core CPU, no GPU, torch threads 2. Model: embedded SmolLM2-135M-Instruct, fp32. Training: "
         f"`memo.memory.train` with its default recipe (the one `memo train` and `memo add` use) unless a row says "

@@ -37,7 +37,7 @@ STRATEGIES = ("merge", "continue")
 class UpdatePlan:
     """How `memo add` updates a memory. Defaults: the best measured by bench/merge_retention.py (docs/BENCHMARKS.md)."""
 
-    strategy: str = "continue"  # kept 95-97% of a retrained memory's recall in bench/merge_retention.py; merges 10-67%
+    strategy: str = "continue"  # kept 95-100% of a retrained memory's recall in bench/merge_retention.py; merges 10-67%
     replay_share: float = 0.5  # "continue": share of the old reflections trained on each epoch, in rotation
     method: str = "ties"
     density: float = 1.0

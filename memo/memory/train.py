@@ -67,7 +67,7 @@ class TrainConfig:
     gradient_checkpointing: bool | None = None  # None: on GPU only
     mixed_precision: Literal["no", "bf16", "fp16"] | None = None  # None: bf16 on GPU, fp32 on CPU (bf16 is slow there)
     threads: int | None = None  # CPU threads for torch; None: torch's default (one per core)
-    replay_share: float = 0.25  # with `replay` pairs: the share of them trained on each epoch, in rotation
+    replay_share: float = 0.5  # with `replay` pairs: the share of them trained on each epoch, in rotation
     seed: int = 0
 
     def learning_rate(self) -> float:
@@ -283,13 +283,13 @@ def _lora_targets(layers, freeze_layers: int) -> dict:
     return {"target_modules": names, "layers_to_transform": list(range(freeze_layers, len(layers)))}
 
 
-def exact_answers(answer_only_lm, tokenizer, pairs: Sequence[tuple[str, str]], device="cpu",
+def exact_answers(model, tokenizer, pairs: Sequence[tuple[str, str]], device="cpu",
                   batch_size: int = 16) -> list[bool]:
     """Per (question, answer) pair: would greedy decoding reproduce the answer exactly?
 
     Checked teacher-forced, one forward pass per batch instead of token-by-token generation: greedy decoding
     emits the answer exactly iff the argmax at every answer position (end-of-turn included) is the answer's
-    token. `answer_only_lm` is the training wrapper around the causal LM (see `answer_only_lm`).
+    token. `model` is the training wrapper around the causal LM (`answer_only_lm()(lm)`).
     """
     import torch
 
@@ -298,7 +298,7 @@ def exact_answers(answer_only_lm, tokenizer, pairs: Sequence[tuple[str, str]], d
     with torch.no_grad():
         for start in range(0, len(encoded), batch_size):
             batch = _collate(encoded, range(start, min(start + batch_size, len(encoded))), tokenizer.pad_token_id)
-            out += answer_only_lm(**{k: v.to(device) for k, v in batch.items()}, exact=True).tolist()
+            out += model(**{k: v.to(device) for k, v in batch.items()}, exact=True).tolist()
     return out
 
 

@@ -194,6 +194,27 @@ def lever_steps(steps: int = 3) -> list[dict]:
     return rows
 
 
+def adamw_seconds(repeats: int = 5) -> list[tuple[str, float]]:
+    """Median seconds of one AdamW update of ~100M fp32 weights (the embedded model's trainable share), per kernel."""
+    import torch
+
+    params = [torch.nn.Parameter(torch.randn(576, 1536)) for _ in range(90)] + \
+        [torch.nn.Parameter(torch.randn(576, 576)) for _ in range(60)]
+    for p in params:
+        p.grad = torch.randn_like(p)
+    rows = []
+    for name, kwargs in (("for-loop (foreach=False)", {"foreach": False}), ("foreach", {"foreach": True}),
+                         ("fused", {"fused": True})):
+        opt = torch.optim.AdamW(params, lr=1e-5, **kwargs)
+        times = []
+        for _ in range(repeats + 1):
+            t0 = time.perf_counter()
+            opt.step()
+            times.append(time.perf_counter() - t0)
+        rows.append((name, statistics.median(times[1:])))
+    return rows
+
+
 def lever_table(rows: list[dict]) -> str:
     lines = ["| recipe | CPU s/step (1 thread, median) | padded tokens/batch | speed-up vs plain | CPU s per epoch "
              "(200 pairs) |", "|---|---|---|---|---|"]
@@ -247,7 +268,18 @@ def main() -> None:
     parser.add_argument("--no-write", action="store_true", help="print the table, do not append to docs/BENCHMARKS.md")
     parser.add_argument("--levers", action="store_true",
                         help="only time a few steps per speed lever (minutes, robust on a shared CPU), no training runs")
+    parser.add_argument("--adamw", action="store_true", help="only time one AdamW update per kernel (seconds)")
     args = parser.parse_args()
+    if args.adamw:
+        rows = adamw_seconds()
+        out = "| AdamW kernel | s per update (median of 5) | vs for-loop |\n|---|---|---|\n" + "\n".join(
+            f"| {name} | {sec:.3f} | {rows[0][1] / sec:.2f}x |" for name, sec in rows)
+        print(out)
+        if not args.no_write:
+            append_section("flock /tmp/memo-bench.lock .venv/bin/python bench/train_speed.py --adamw",
+                           f"Machine: 2-core CPU, no GPU, torch threads {__import__('torch').get_num_threads()}; "
+                           "99.5M fp32 weights in 150 tensors (the embedded model's trainable shapes).\n\n" + out)
+        return
     if args.levers:
         out = lever_table(lever_steps())
         print(out)

@@ -413,7 +413,7 @@ def train(
             model.enable_input_require_grads()
     wrapped = answer_only_lm()(model)
     trainable = [p for p in wrapped.parameters() if p.requires_grad]
-    # The fused kernel runs AdamW over ~100M weights 3x faster than the per-tensor loop on a CPU.
+    # The fused kernel runs AdamW over ~100M weights 4x faster than the per-tensor loop on a CPU (bench --adamw).
     optimizer = torch.optim.AdamW(trainable, lr=cfg.learning_rate(), weight_decay=cfg.weight_decay,
                                   fused=accelerator.device.type in ("cpu", "cuda"))
 

@@ -52,7 +52,7 @@ def main() -> None:
         section = time_demo()
         print(section)
         if not args.no_write:
-            record(section)
+            append_to_section("## Executive", section)
         return
     protocols = [p.strip() for p in args.protocols.split(",") if p.strip()]
     settings = BUDGETS[args.budget]
@@ -85,7 +85,7 @@ def main() -> None:
     section = render(rows, protocols, args, settings, train_seconds)
     print(section)
     if not args.no_write:
-        record(section)
+        append_to_section("## Executive", section)
 
 
 def time_demo() -> str:
@@ -150,9 +150,6 @@ def render(rows, protocols, args, settings, train_seconds) -> str:
         lines.append(f"| {p} | " + " | ".join(cells) + f" | {matched}/{sum(r['protocol'] == p for r in rows)} |")
     return "\n".join(lines) + "\n"
 
-
-def record(section: str) -> None:
-    append_to_section("## Executive", section)
 
 if __name__ == "__main__":
     main()

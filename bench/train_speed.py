@@ -332,5 +332,6 @@ def append_section(cmd: str, body: str) -> None:
     """Append one dated run under `## Memory training` in docs/BENCHMARKS.md."""
     append_to_section("## Memory training", f"\n### {datetime.now(timezone.utc):%Y-%m-%d} `{cmd}`\n\n{body}\n")
 
+
 if __name__ == "__main__":
     main()

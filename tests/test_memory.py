@@ -168,17 +168,15 @@ def test_frozen_layers_stay_exactly_as_in_the_base(tmp_path, tiny64_dir):
 
 
 def test_bf16_and_gradient_checkpointing_train(tmp_path, tiny64_dir):
-    """The GPU settings (bf16 autocast, gradient checkpointing) run the same loop; checked here on the CPU."""
-    from accelerate.state import AcceleratorState
-
+    """The GPU settings (bf16 autocast, gradient checkpointing) run the same loop; checked here on the CPU, in a
+    process that already trained fp32 memories (each train() call gets its own precision)."""
     data = write_jsonl(tmp_path / "facts.jsonl", FACTS)
     cfg = TrainConfig(max_epochs=4, mixed_precision="bf16", gradient_checkpointing=True, **TINY)
-    AcceleratorState._reset_state(reset_partial_state=True)  # precision is fixed once per process otherwise
-    try:
-        result = train(data, tmp_path / "mem", base=f"hf:{tiny64_dir}", config=cfg, progress=False)
-    finally:
-        AcceleratorState._reset_state(reset_partial_state=True)
+    result = train(data, tmp_path / "mem", base=f"hf:{tiny64_dir}", config=cfg, progress=False)
     assert result.manifest["training"]["mixed_precision"] == "bf16"
+    fp32 = train(data, tmp_path / "fp32", base=f"hf:{tiny64_dir}", config=replace(cfg, mixed_precision="no",
+                                                                                   max_epochs=1), progress=False)
+    assert fp32.manifest["training"]["mixed_precision"] == "no"
     losses = [m["train_loss"] for m in result.manifest["metrics"]]
     assert losses[-1] < losses[0] - 0.5, losses
 

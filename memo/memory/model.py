@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
 
 import numpy as np
 
+from ..paths import read_jsonl
 from .artifact import EMBEDDINGS, REFLECTIONS, read_manifest, reflection_text, verify_artifact
 from .prompt import end_of_turn, format_prompt, is_abstention
 from .store import resolve_artifact
@@ -137,8 +137,7 @@ class MemoryModel:
 
     def _citation_index(self) -> tuple[list[dict], np.ndarray]:
         if self._reflections is None:
-            lines = (self.path / REFLECTIONS).read_text(encoding="utf-8").splitlines()
-            self._reflections = [json.loads(line) for line in lines if line.strip()]
+            self._reflections = read_jsonl(self.path / REFLECTIONS)
             file = self.path / EMBEDDINGS
             if file.is_file():
                 self._embeddings = np.load(file)

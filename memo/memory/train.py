@@ -361,6 +361,12 @@ def train(
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     on_gpu = torch.cuda.is_available()
+    if int(os.environ.get("WORLD_SIZE", "1")) == 1:
+        # accelerate keeps one state per process; a process that trains several memories (`memo add`, a notebook)
+        # must be able to give each its own precision. Launched multi-process runs keep theirs.
+        from accelerate.state import AcceleratorState
+
+        AcceleratorState._reset_state(reset_partial_state=True)
     accelerator = Accelerator(
         gradient_accumulation_steps=cfg.grad_accum, cpu=not on_gpu,
         mixed_precision=cfg.mixed_precision or ("bf16" if on_gpu else "no"),

@@ -25,11 +25,12 @@ _STOP_CAPS = {
     "Which", "Where", "Why", "How", "Is", "Was", "Are", "Were", "Do", "Did", "Does", "Yes", "No", "Not", "Also",
     "Later", "Today", "Each", "Every", "Some", "Many", "Most", "All", "One", "Two", "Both", "Its", "Our", "My",
     "January", "February", "March", "April", "May", "June", "July", "August", "September", "October", "November",
+    "December", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday",
     "Instead", "However", "Furthermore", "Moreover", "Meanwhile", "Nevertheless", "Nonetheless", "Despite",
     "Following", "Unlike", "Like", "Under", "Over", "Between", "Among", "Within", "Without", "Throughout", "Upon",
     "Around", "Soon", "Still", "Yet", "Thus", "Hence", "Therefore", "Afterwards", "Here", "Once", "Until",
-    "Three", "Four", "Five", "Six", "Seven", "Eight", "Nine", "Ten", "Several", "Other", "Another", "Such", "Any", "Whereas", "Now", "During",
-    "December", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday",
+    "Three", "Four", "Five", "Six", "Seven", "Eight", "Nine", "Ten", "Several", "Other", "Another", "Such", "Any",
+    "Whereas", "Now",
 }
 _CONNECT = {"of", "the", "de", "la", "von", "van", "du", "del"}
 _WORD = re.compile(r"[A-Za-z][\w'’\-]*|\d[\d,.:\-]*|\S")

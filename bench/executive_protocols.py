@@ -28,7 +28,7 @@ sys.path.insert(0, str(ROOT))
 from memo.demo import DEMO_SETTINGS, QUESTIONS, SAMPLE_PAIRS  # noqa: E402
 from memo.executive import ExecutiveSettings, LocalMemory, ask  # noqa: E402
 from memo.llm import load_model  # noqa: E402
-from memo.memory.prompt import normalize_answer  # noqa: E402
+from memo.records import normalize_text  # noqa: E402
 from memo.paths import atomic_write_jsonl  # noqa: E402
 
 from _record import append_to_section  # noqa: E402
@@ -64,7 +64,7 @@ def main() -> None:
 
             atomic_write_jsonl(Path(tmp) / "pairs.jsonl", SAMPLE_PAIRS)
             t0 = time.perf_counter()
-            train(Path(tmp) / "pairs.jsonl", Path(tmp) / "memory", progress=False)
+            train(Path(tmp) / "pairs.jsonl", Path(tmp) / "memory")
             train_seconds = time.perf_counter() - t0
             memory_path = Path(tmp) / "memory"
         memory = LocalMemory(memory_path)
@@ -76,7 +76,7 @@ def main() -> None:
                 usage = result.trace.executive_usage
                 rows.append({
                     "protocol": protocol, "hops": q.hops, "question": q.question, "answer": result.answer,
-                    "match": normalize_answer(q.expected) in normalize_answer(result.answer),
+                    "match": normalize_text(q.expected) in normalize_text(result.answer),
                     "seconds": result.trace.seconds, "executive_calls": usage["calls"], "tokens": usage["tokens"],
                     "memory_questions": result.trace.memory_usage["questions"],
                 })

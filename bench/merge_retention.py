@@ -145,7 +145,7 @@ def main() -> None:
             atomic_write_jsonl(replay_file, replay or [])
             with measured(rec):
                 train(data, store.root, base=str(base_model), config=config, init_from=init,
-                      replay=replay_file if replay else None, progress=False)
+                      replay=replay_file if replay else None)
         # Optimizer steps (batch 8) measure training cost independently of what else shares the CPU.
         rec["steps"] = read_manifest(store.current())["training"]["optimizer_steps"]
         return store.current(), rec
@@ -157,7 +157,7 @@ def main() -> None:
             return out, rec
         shutil.rmtree(out, ignore_errors=True)
         with measured(rec):
-            merge_weights(base_dir, sources, out, method, weights, density, show_progress=False)
+            merge_weights(base_dir, sources, out, method, weights, density)
         return out, rec
 
     evaluate("base (embedded SmolLM2-135M-Instruct)", base, {})

@@ -54,11 +54,11 @@ def run_variant(corpus_dir: Path, cfg, repeats: int, out_root: Path) -> dict:
         os.environ["MEMO_CACHE"] = str(out_root / f"cache-{k}.sqlite")  # a cold cache for every timed run
         model = load_model("embedded")
         t0 = time.perf_counter()
-        cold = reflect(corpus_dir, out_root / f"cold-{k}", cfg, model=model, show_progress=False)
+        cold = reflect(corpus_dir, out_root / f"cold-{k}", cfg, model=model)
         walls.append(time.perf_counter() - t0)
     warm_model = load_model("embedded")  # same cache as the last cold run
     t0 = time.perf_counter()
-    reflect(corpus_dir, out_root / "warm", cfg, model=warm_model, show_progress=False)
+    reflect(corpus_dir, out_root / "warm", cfg, model=warm_model)
     warm_wall = time.perf_counter() - t0
     same = (out_root / f"cold-{repeats - 1}" / "reflections.jsonl").read_bytes() == (out_root / "warm" / "reflections.jsonl").read_bytes()
     tok = cold["tokens"]

@@ -33,7 +33,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from memo.memory import MemoryModel, TrainConfig, evaluate_recall, train  # noqa: E402
-from memo.memory.prompt import ABSTAIN  # noqa: E402
+from memo.records import ABSTAIN  # noqa: E402
 from memo.paths import atomic_write_jsonl  # noqa: E402
 
 from _record import append_to_section  # noqa: E402
@@ -226,7 +226,7 @@ def lever_table(rows: list[dict]) -> str:
 
 def run_variant(name: str, cfg: TrainConfig, data: Path, facts: list[dict], work: Path) -> dict:
     t0, c0 = time.perf_counter(), time.process_time()
-    result = train(data, work / name, config=cfg, progress=False)
+    result = train(data, work / name, config=cfg)
     train_s, train_cpu = time.perf_counter() - t0, time.process_time() - c0
     t1 = time.perf_counter()
     memory = MemoryModel.load(result.artifact)

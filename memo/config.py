@@ -1,4 +1,7 @@
-"""Project configuration: which model plays each role, where the cache lives, HTTP limits.
+"""Project configuration: which model plays each role, where the cache lives, HTTP limits, and each stage's
+settings. This module is the one place that turns memo.toml into the stage configs (`Config.reflect_config()`,
+`Config.train_config()`, `Config.executive_settings()`); every entry point of the Python API takes those objects
+and, when given none, builds them here from memo.toml, so the CLI and the API behave alike.
 
 Precedence, lowest to highest: built-in defaults, `memo.toml` (in the working directory, or the file named by
 MEMO_CONFIG), environment variables (MEMO_GENERATOR, MEMO_EXECUTIVE, MEMO_MEMORY_BASE, MEMO_JUDGE, MEMO_CACHE),
@@ -17,6 +20,10 @@ then CLI flags.
     concurrency = 8
     timeout = 120
     max_retries = 5
+
+    [reflect]          # memo.reflect.ReflectConfig fields
+    [train]            # memo.memory.TrainConfig fields
+    [executive]        # memo.executive.ExecutiveSettings fields
 """
 
 from __future__ import annotations
@@ -24,11 +31,12 @@ from __future__ import annotations
 import os
 import tomllib
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from .paths import memo_home
+from .settings import ExecutiveSettings, ReflectConfig, TrainConfig, from_table, with_overrides
 
 Role = Literal["generator", "executive", "memory_base", "judge"]
 ROLES: tuple[str, ...] = ("generator", "executive", "memory_base", "judge")
@@ -60,11 +68,23 @@ class HTTPConfig(BaseModel):
 
 
 class Config(BaseModel):
-    model_config = ConfigDict(extra="allow")  # later stages add their own sections ([reflect], [train], ...)
+    """memo.toml, validated when loaded: unknown keys in any section are errors."""
+
+    model_config = ConfigDict(extra="forbid", arbitrary_types_allowed=True)
     roles: Roles = Roles()
     cache: CacheConfig = CacheConfig()
     http: HTTPConfig = HTTPConfig()
+    reflect: ReflectConfig = Field(default_factory=ReflectConfig)
+    train: TrainConfig = Field(default_factory=TrainConfig)
+    executive: ExecutiveSettings = Field(default_factory=ExecutiveSettings)
     source: str | None = None
+
+    @field_validator("reflect", "train", mode="before")
+    @classmethod
+    def _stage_table(cls, value: Any, info) -> Any:
+        if isinstance(value, dict):
+            return from_table(ReflectConfig if info.field_name == "reflect" else TrainConfig, value)
+        return value
 
     def cache_path(self) -> Path | None:
         if not self.cache.enabled:
@@ -72,12 +92,38 @@ class Config(BaseModel):
         return Path(self.cache.path).expanduser() if self.cache.path else memo_home() / "cache.sqlite"
 
     def spec_for(self, role: str) -> str:
+        """The model spec configured for `role`; ConfigError for an unknown role."""
         if role not in ROLES:
             raise ConfigError(f"unknown role {role!r}; roles are {', '.join(ROLES)}")
         return getattr(self.roles, role)
 
+    def reflect_config(self, **overrides: Any) -> ReflectConfig:
+        """`[reflect]` with the non-None `overrides` on top; ConfigError for a bad value."""
+        return _checked("reflect", lambda: with_overrides(self.reflect, **overrides))
+
+    def train_config(self, **overrides: Any) -> TrainConfig:
+        """`[train]` with the non-None `overrides` on top; ConfigError for a bad value."""
+        return _checked("train", lambda: with_overrides(self.train, **overrides))
+
+    def executive_settings(self, **overrides: Any) -> ExecutiveSettings:
+        """`[executive]` with the non-None `overrides` on top; ConfigError for a bad value."""
+        update = {k: v for k, v in overrides.items() if v is not None}
+        return _checked("executive", lambda: ExecutiveSettings.model_validate({**self.executive.model_dump(), **update}))
+
+
+def _checked(section: str, build):
+    try:
+        return build()
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"[{section}] settings: {exc}") from exc
+
 
 def load_config(path: str | Path | None = None) -> Config:
+    """The configuration: `path`, else MEMO_CONFIG, else ./memo.toml (defaults when absent), then MEMO_* variables.
+
+    Raises ConfigError for invalid TOML, unknown keys in [roles] / [cache] / [http], or a MEMO_CONFIG that names a
+    missing file.
+    """
     path = Path(path or os.environ.get("MEMO_CONFIG") or "memo.toml")
     data: dict = {}
     if path.exists():

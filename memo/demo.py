@@ -20,16 +20,16 @@ import shutil
 import time
 from importlib import resources
 from pathlib import Path
+from typing import Callable
 
 from pydantic import BaseModel
-from rich.console import Console
-from rich.table import Table
 
-from .config import load_config
-from .executive import AskResult, ExecutiveSettings, LocalMemory, ask, render_tree
+from .config import Config, load_config
+from .executive import AskResult, ExecutiveSettings, LocalMemory, ask
 from .llm import ChatModel, model_for
-from .memory.prompt import normalize_answer
 from .paths import atomic_write_text
+from .progress import Progress, or_silent
+from .records import normalize_text
 
 
 class DemoQuestion(BaseModel):
@@ -97,58 +97,66 @@ def run_demo(
     questions: list[DemoQuestion] = QUESTIONS,
     settings: ExecutiveSettings = DEMO_SETTINGS,
     fresh: bool = False,
-    show_traces: bool = True,
-    console: Console | None = None,
+    config: Config | None = None,
+    progress: Progress | None = None,
+    on_result: Callable[[DemoQuestion, AskResult], None] | None = None,
 ) -> DemoReport:
-    from .memory import MemoryModel, MemoryStore, evaluate_recall, train
-    from .reflect import ReflectConfig, reflect
+    """Run the whole pipeline on the bundled corpus in `workdir` and return (and save) the report.
 
-    console = console or Console()
+    The reflection and training settings come from `config` (memo.toml by default); `executive` overrides the
+    executive role. `progress` hears each phase and `on_result` each answered question (the CLI prints its trace).
+    """
+    from .memory import MemoryModel, MemoryStore, evaluate_recall, train
+    from .reflect import reflect
+
+    config = config or load_config()
+    progress = or_silent(progress)
     work = Path(workdir)
     if fresh and work.exists():
         shutil.rmtree(work)
     timings: dict[str, float] = {}
 
-    console.rule("[bold]1/4 reflect[/]: the generator turns the corpus into question/answer pairs")
+    progress.log("1/4 reflect: the generator turns the corpus into question/answer pairs")
     t0 = time.perf_counter()
-    manifest = reflect(sample_corpus(), work / "reflections", ReflectConfig())
+    manifest = reflect(sample_corpus(), work / "reflections", config.reflect_config(), progress=progress)
     timings["reflect"] = time.perf_counter() - t0
-    console.print(f"{manifest['total']} pairs in {work / 'reflections'}: "
-                  + ", ".join(f"{n} {step}" for step, n in manifest["counts"].items()))
+    progress.log(f"{manifest['total']} pairs in {work / 'reflections'}: "
+                 + ", ".join(f"{n} {step}" for step, n in manifest["counts"].items()))
 
-    console.rule("[bold]2/4 train[/]: the memory learns the pairs")
+    progress.log("2/4 train: the memory learns the pairs")
     t0 = time.perf_counter()
     if MemoryStore(work / "memory").exists():
-        console.print(f"reusing the memory in {work / 'memory'} (fresh=True retrains)")
+        progress.log(f"reusing the memory in {work / 'memory'} (fresh=True retrains)")
     else:
-        train(work / "reflections", work / "memory", base=load_config().spec_for("memory_base"))
+        train(work / "reflections", work / "memory", base=config.spec_for("memory_base"),
+              config=config.train_config(), progress=progress)
     timings["train"] = time.perf_counter() - t0
 
-    console.rule("[bold]3/4 recall[/]: the memory answers its own reflections from its weights")
+    progress.log("3/4 recall: the memory answers its own reflections from its weights")
     t0 = time.perf_counter()
     memory = MemoryModel.load(work / "memory")
     recall = evaluate_recall(memory, work / "reflections")
     timings["recall"] = time.perf_counter() - t0
-    console.print(f"exact recall {recall.exact:.0%} of {recall.count} pairs (answer contains the reference: "
-                  f"{recall.contains:.0%})")
+    progress.log(f"exact recall {recall.exact:.0%} of {recall.count} pairs (answer contains the reference: "
+                 f"{recall.contains:.0%})")
 
-    console.rule("[bold]4/4 ask[/]: the executive questions the memory (structured protocol)")
-    model = executive if isinstance(executive, ChatModel) else model_for("executive", override=executive)
+    progress.log("4/4 ask: the executive questions the memory (structured protocol)")
+    model = executive if isinstance(executive, ChatModel) else model_for("executive", config, executive)
     client = LocalMemory(memory)
     answers: list[DemoAnswer] = []
     t0 = time.perf_counter()
     for i, q in enumerate(questions, 1):
-        with console.status(f"question {i}/{len(questions)}…") as status:
+        with progress.task(f"question {i}/{len(questions)}") as task:
             result: AskResult = ask(client, q.question, model, "structured", settings,
-                                    on_step=lambda s: status.update(f"question {i}/{len(questions)}: "
-                                                                    f"{s.stage} {s.turn or ''}…"))
+                                    on_step=lambda s: task.update(description=f"question {i}/{len(questions)}: "
+                                                                              f"{s.stage} {s.turn or ''}"))
         trace_path = work / "traces" / f"q{i}.json"
         result.save(trace_path)
-        if show_traces:
-            console.print(render_tree(result))
+        if on_result is not None:
+            on_result(q, result)
         answers.append(DemoAnswer(
             question=q.question, expected=q.expected, hops=q.hops, answer=result.answer,
-            matches=normalize_answer(q.expected) in normalize_answer(result.answer),
+            matches=normalize_text(q.expected) in normalize_text(result.answer),
             seconds=result.trace.seconds, trace=str(trace_path),
         ))
     timings["ask"] = time.perf_counter() - t0
@@ -157,18 +165,4 @@ def run_demo(
     report = DemoReport(executive=model.spec, seconds={k: round(v, 1) for k, v in timings.items()},
                         reflections=recall.count, recall=recall.as_dict(), answers=answers)
     atomic_write_text(work / "demo.json", report.model_dump_json(indent=2) + "\n")
-    console.print(_summary(report))
     return report
-
-
-def _summary(report: DemoReport) -> Table:
-    table = Table(title=f"memo demo · executive {report.executive} · {report.seconds['total']:.0f}s "
-                        f"(reflect {report.seconds['reflect']:.0f}s, train {report.seconds['train']:.0f}s, "
-                        f"recall {report.seconds['recall']:.0f}s, ask {report.seconds['ask']:.0f}s) · "
-                        f"memory recall {report.recall['exact']:.0%}")
-    for col in ("hops", "question", "expected", "answer", "match", "seconds"):
-        table.add_column(col)
-    for a in report.answers:
-        table.add_row(str(a.hops), a.question, a.expected, a.answer, "[green]yes[/]" if a.matches else "[red]no[/]",
-                      f"{a.seconds:.0f}")
-    return table

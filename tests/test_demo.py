@@ -73,7 +73,7 @@ def test_demo_runs_every_stage_end_to_end(tiny_model_dir, tmp_path, monkeypatch)
     """Real reflect, train, recall and protocol with tiny random models; a scripted executive keeps it short."""
     for role in ("GENERATOR", "MEMORY_BASE"):
         monkeypatch.setenv(f"MEMO_{role}", f"hf:{tiny_model_dir}")
-    monkeypatch.setattr(demo, "model_for", lambda role, override=None: ScriptedExecutive())
+    monkeypatch.setattr(demo, "model_for", lambda role, config=None, override=None: ScriptedExecutive())
     work = tmp_path / "demo"
     result = CliRunner().invoke(app, ["demo", "--workdir", str(work), "--no-show-traces"])
     assert result.exit_code == 0, result.output

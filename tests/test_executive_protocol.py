@@ -8,7 +8,7 @@ import pytest
 
 from memo.executive import AskResult, ExecutiveSettings, MemoryClient, MemoryReply, ask, render_tree
 from memo.llm import ChatModel, GenParams
-from memo.memory.prompt import ABSTAIN
+from memo.records import ABSTAIN
 
 
 class ScriptedExecutive(ChatModel):

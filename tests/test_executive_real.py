@@ -21,7 +21,7 @@ def test_embedded_executive_completes_a_two_hop_question_with_a_full_trace(tmp_p
     from memo.memory import train
 
     atomic_write_jsonl(tmp_path / "pairs.jsonl", SAMPLE_PAIRS)
-    train(tmp_path / "pairs.jsonl", tmp_path / "mem", progress=False)
+    train(tmp_path / "pairs.jsonl", tmp_path / "mem")
     memory = LocalMemory(tmp_path / "mem")
     executive = load_model("embedded")
 

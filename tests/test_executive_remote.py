@@ -13,7 +13,8 @@ from typer.testing import CliRunner
 
 from memo.cli import app
 from memo.executive import AskResult, RemoteMemory, open_memory
-from memo.memory.prompt import ABSTAIN, prompt_messages
+from memo.memory.prompt import prompt_messages
+from memo.records import ABSTAIN
 
 FACTS = {
     "Who founded Veltrona Labs?": "Mira Castell founded Veltrona Labs in 2011.",

@@ -44,7 +44,7 @@ def embedded_memory(tmp_path_factory):
     work = tmp_path_factory.mktemp("embedded-memory")
     data = work / "facts.jsonl"
     data.write_text("".join(json.dumps(f) + "\n" for f in FACTS))
-    result = train(data, work / "mem", config=TrainConfig(max_epochs=10, eval_size=20), progress=False)
+    result = train(data, work / "mem", config=TrainConfig(max_epochs=10, eval_size=20))
     return work / "mem", result
 
 

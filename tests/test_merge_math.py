@@ -92,7 +92,7 @@ def test_streaming_lora_merge_equals_peft_merge_and_unload(tiny_model_dir, tmp_p
             expected[k] += merged_state[k] - base_state[k]
 
     merge_weights(tiny_model_dir, [tmp_path / "adapter0", tmp_path / "adapter1"], tmp_path / "out",
-                  method="task_arithmetic", show_progress=False)
+                  method="task_arithmetic")
     got = AutoModelForCausalLM.from_pretrained(tmp_path / "out").state_dict()
     base_state = AutoModelForCausalLM.from_pretrained(tiny_model_dir).state_dict()
     for k, v in expected.items():

@@ -24,9 +24,10 @@ from memo.merge import IncompatibleMemoriesError, list_versions, merge, rollback
 
 FACTS_1 = [("Kalo Brin", "Vexmora"), ("Miren Tash", "Quildor"), ("Torva Lum", "Drenzok"), ("Pell Oster", "Marnivo")]
 FACTS_2 = [("Sela Varn", "Pimtoa"), ("Oru Dask", "Felmire"), ("Ianto Rook", "Zubrel"), ("Wen Halder", "Grosavi")]
-# Enough to memorise 4 facts from random weights in a few seconds; stops as soon as all are recalled.
+# Enough to memorise 4 facts from random weights in a few seconds; stops as soon as all are recalled (eval_size
+# covers every pair, old and new, when `memo add` continues training with this recipe).
 TINY_RECIPE = TrainConfig(max_epochs=60, lr=1e-2, schedule="constant", warmup_ratio=0.0, freeze_embeddings=False,
-                          freeze_layers=0, eval_size=4, patience=1000, abstention_ratio=0.0)
+                          freeze_layers=0, eval_size=8, patience=1000, abstention_ratio=0.0)
 
 
 def pairs(facts, doc):
@@ -46,7 +47,7 @@ def memories(tiny_model_dir, tmp_path_factory):
     out = {}
     for name, facts in (("A", FACTS_1), ("B", FACTS_2)):
         data = write_jsonl(root / f"{name}.jsonl", pairs(facts, f"doc{name}"))
-        train(data, root / name, base=f"hf:{tiny_model_dir}", config=TINY_RECIPE, progress=False)
+        train(data, root / name, base=f"hf:{tiny_model_dir}", config=TINY_RECIPE)
         out[name] = root / name
     return out
 
@@ -61,7 +62,7 @@ def store_a(memories, tmp_path):
 
 def test_merge_publishes_a_loadable_version_with_lineage(memories, tmp_path):
     path = merge([memories["A"], memories["B"]], tmp_path / "merged", method="ties", density=0.5,
-                 documents_added=["docB"], show_progress=False)
+                 documents_added=["docB"])
     assert path == MemoryStore(tmp_path / "merged").current()
     manifest = verify_artifact(path)  # every file matches its recorded sha256
     assert manifest["kind"] == "full" and manifest["base"] == json.loads((memories["A"] / "current" / "memo.json").read_text())["base"]
@@ -72,12 +73,12 @@ def test_merge_publishes_a_loadable_version_with_lineage(memories, tmp_path):
     answers = MemoryModel.load(path).ask(["Where does Kalo Brin live?"], citations=True)
     assert answers[0].citations and answers[0].citations[0].doc_id in {"docA", "docB"}
     # Merging again into the same store makes a second version and moves `current`.
-    again = merge([memories["A"], memories["B"]], tmp_path / "merged", method="linear", show_progress=False)
+    again = merge([memories["A"], memories["B"]], tmp_path / "merged", method="linear")
     assert again.name == "v0002" and [r["version"] for r in list_versions(tmp_path / "merged")] == ["v0001", "v0002"]
 
 
 def test_streamed_task_arithmetic_equals_in_memory_arithmetic(memories, tiny_model_dir, tmp_path):
-    path = merge([memories["A"], memories["B"]], tmp_path / "m", method="task_arithmetic", show_progress=False)
+    path = merge([memories["A"], memories["B"]], tmp_path / "m", method="task_arithmetic")
     base = load_file(tiny_model_dir / "model.safetensors")
     a = load_file(memories["A"] / "current" / "model.safetensors")
     b = load_file(memories["B"] / "current" / "model.safetensors")
@@ -104,14 +105,14 @@ def test_memories_of_different_bases_tokenizers_or_shapes_are_refused(memories, 
     other_base = _copy_version(memories, tmp_path, "other-base")
     _edit_manifest(other_base, lambda m: m["base"].update(weights_hash="0123456789abcdef"))
     with pytest.raises(IncompatibleMemoriesError, match="different base weights"):
-        merge([memories["A"], other_base], tmp_path / "out", show_progress=False)
+        merge([memories["A"], other_base], tmp_path / "out")
 
     other_tok = _copy_version(memories, tmp_path, "other-tok")
     cfg = json.loads((other_tok / "tokenizer_config.json").read_text())
     cfg["model_max_length"] = 7
     (other_tok / "tokenizer_config.json").write_text(json.dumps(cfg))
     with pytest.raises(IncompatibleMemoriesError, match="different tokenizers"):
-        merge([memories["A"], other_tok], tmp_path / "out", show_progress=False)
+        merge([memories["A"], other_tok], tmp_path / "out")
 
     other_shape = _copy_version(memories, tmp_path, "other-shape")
     state = load_file(other_shape / "model.safetensors")
@@ -120,20 +121,20 @@ def test_memories_of_different_bases_tokenizers_or_shapes_are_refused(memories, 
 
     save_file(state, other_shape / "model.safetensors", metadata={"format": "pt"})
     with pytest.raises(IncompatibleMemoriesError, match="shape"):
-        merge([memories["A"], other_shape], tmp_path / "out", show_progress=False)
+        merge([memories["A"], other_shape], tmp_path / "out")
 
     # Both manifests agree, but the base on disk is no longer the one they were trained from.
     both_moved = [_copy_version(memories, tmp_path, n) for n in ("x", "y")]
     for v in both_moved:
         _edit_manifest(v, lambda m: m["base"].update(weights_hash="0123456789abcdef"))
     with pytest.raises(IncompatibleMemoriesError, match="not the one the memory was trained from"):
-        merge(both_moved, tmp_path / "out", show_progress=False)
+        merge(both_moved, tmp_path / "out")
     assert not MemoryStore(tmp_path / "out").exists() or not MemoryStore(tmp_path / "out").versions()
 
 
 def test_rollback_restores_the_byte_identical_version(memories, store_a):
     before = sha256_file(store_a / "current" / "model.safetensors")
-    merge([store_a, memories["B"]], store_a, method="ties", show_progress=False)
+    merge([store_a, memories["B"]], store_a, method="ties")
     assert MemoryStore(store_a).current_version() == "v0002"
     assert sha256_file(store_a / "current" / "model.safetensors") != before
 
@@ -161,7 +162,7 @@ def test_a_merge_killed_midway_leaves_the_current_version_intact(memories, store
             real_save(*args, **kwargs)          # the new weights are on disk, the version is not published yet
             os.kill(os.getpid(), signal.SIGKILL)
         m.save_file = save_then_die
-        m.merge([{str(store_a)!r}, {str(memories["B"])!r}], {str(store_a)!r}, show_progress=False)
+        m.merge([{str(store_a)!r}, {str(memories["B"])!r}], {str(store_a)!r})
     """)
     proc = subprocess.run([sys.executable, "-c", script], capture_output=True, env=os.environ | {"HF_HUB_OFFLINE": "1"})
     assert proc.returncode == -9, proc.stderr.decode()[-2000:]
@@ -169,7 +170,7 @@ def test_a_merge_killed_midway_leaves_the_current_version_intact(memories, store
     assert (store.current_version(), sha256_file(store.current() / "model.safetensors")) == before
     assert store.versions() == ["v0001"]
     # The next update simply proceeds.
-    assert merge([store_a, memories["B"]], store_a, show_progress=False).name == "v0002"
+    assert merge([store_a, memories["B"]], store_a).name == "v0002"
 
 
 def test_cli_versions_rollback_and_clear_errors(memories, store_a, tmp_path):
@@ -197,7 +198,7 @@ def new_docs(tmp_path, monkeypatch):
     """A document folder whose reflection is replaced by the fixed FACTS_2 pairs (the generator is not under test)."""
     import memo.reflect
 
-    def fixed_reflect(corpus, out, cfg=None, show_progress=True):
+    def fixed_reflect(corpus, out, cfg=None, progress=None):
         out = Path(out)
         out.mkdir(parents=True)
         write_jsonl(out / "reflections.jsonl", pairs(FACTS_2, "docB"))
@@ -220,7 +221,7 @@ def test_add_reflects_trains_merges_and_reports_retention(memories, store_a, new
 
     # The default plan, with more replay epochs: these memories were trained from random weights at lr 1e-2 and
     # need more steps than the defaults (measured on the embedded model) to re-learn anything.
-    path = add(store_a, docs, UpdatePlan(strategy="merge", replay_epochs=8), show_progress=False)
+    path = add(store_a, docs, UpdatePlan(strategy="merge", replay_epochs=8))
     store = MemoryStore(store_a)
     assert store.current_version() == "v0002" and path == store.current()
     manifest = verify_artifact(path)
@@ -241,7 +242,7 @@ def test_add_continue_fine_tunes_the_memory_with_rotating_replay(store_a, new_do
     from memo.memory import evaluate_recall
     from memo.merge import UpdatePlan, add
 
-    path = add(store_a, new_docs, UpdatePlan(strategy="continue", replay_share=0.5), show_progress=False)
+    path = add(store_a, new_docs, UpdatePlan(strategy="continue", replay_share=0.5))
     manifest = verify_artifact(path)
     step = manifest["lineage"][-1]
     assert step["method"] == "continue" and step["params"]["replay_share"] == 0.5
@@ -252,7 +253,7 @@ def test_add_continue_fine_tunes_the_memory_with_rotating_replay(store_a, new_do
     assert evaluate_recall(path, pairs(FACTS_1, "docA")).exact == 1.0
     assert evaluate_recall(path, pairs(FACTS_2, "docB")).exact == 1.0
     with pytest.raises(ValueError, match="unknown update strategy"):
-        add(store_a, new_docs, UpdatePlan(strategy="rebuild"), show_progress=False)
+        add(store_a, new_docs, UpdatePlan(strategy="rebuild"))
 
 
 def test_memo_add_end_to_end_from_documents(tiny_model_dir, tmp_path):
@@ -302,9 +303,8 @@ def test_add_continue_on_a_lora_memory_continues_from_its_merged_weights(tiny_mo
     from memo.merge import UpdatePlan, add
 
     data = write_jsonl(tmp_path / "a.jsonl", pairs(FACTS_1, "docA"))
-    train(data, tmp_path / "lora", base=f"hf:{tiny_model_dir}", config=replace(TINY_RECIPE, method="lora", max_epochs=2),
-          progress=False)
-    path = add(tmp_path / "lora", new_docs, UpdatePlan(strategy="continue"), show_progress=False)
+    train(data, tmp_path / "lora", base=f"hf:{tiny_model_dir}", config=replace(TINY_RECIPE, method="lora", max_epochs=2))
+    path = add(tmp_path / "lora", new_docs, UpdatePlan(strategy="continue"))
     manifest = verify_artifact(path)
     assert manifest["kind"] == "full" and (path / "model.safetensors").is_file()
     assert manifest["lineage"][-1]["method"] == "continue"

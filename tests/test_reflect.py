@@ -11,6 +11,7 @@ import pytest
 
 from memo.corpus import load_corpus
 from memo.llm import CachedChatModel, ChatModel, GenParams, ResponseCache
+from memo.settings import from_table
 from memo.reflect import ABSTAIN, STEPS, ReflectConfig, estimate, read_reflections, reflect
 from memo.reflect.grouping import group_documents, load_grouping_file
 from memo.reflect.text import entities, self_containment_problems
@@ -75,8 +76,7 @@ def compact_reply(prompt: str) -> str:
 
 def test_compact_profile_produces_every_step_with_valid_provenance(corpus, tmp_path):
     out = tmp_path / "refl"
-    m = reflect(corpus, out, ReflectConfig(profile="compact", generator_questions=True), model=Scripted(compact_reply),
-                show_progress=False)
+    m = reflect(corpus, out, ReflectConfig(profile="compact", generator_questions=True), model=Scripted(compact_reply))
     rows = read_reflections(out)
     assert m["format"] == "memo-reflections/1" and m["total"] == len(rows)
     steps = {r["step"] for r in rows}
@@ -117,7 +117,7 @@ def test_compact_profile_produces_every_step_with_valid_provenance(corpus, tmp_p
 
 def test_pronouns_are_resolved_and_unfixable_pairs_dropped_with_reasons(corpus, tmp_path):
     out = tmp_path / "refl"
-    m = reflect(corpus, out, ReflectConfig(profile="compact"), model=Scripted(compact_reply), show_progress=False)
+    m = reflect(corpus, out, ReflectConfig(profile="compact"), model=Scripted(compact_reply))
     answers = [r["answer"] for r in read_reflections(out)]
     assert any(a.startswith("Marie Dubois was born in Lyon in 1970") for a in answers)
     assert not any(a.startswith(("She ", "He ")) for a in answers)
@@ -128,23 +128,23 @@ def test_rerun_repeats_no_generator_call_and_output_is_identical(corpus, tmp_pat
     cache = ResponseCache(tmp_path / "c.sqlite")
     cfg = ReflectConfig(profile="compact", generator_questions=True)
     first = CachedChatModel(Scripted(compact_reply), cache)
-    reflect(corpus, tmp_path / "a", cfg, model=first, show_progress=False)
+    reflect(corpus, tmp_path / "a", cfg, model=first)
     assert first.usage.calls > 0
     again = CachedChatModel(Scripted(compact_reply), cache)
-    reflect(corpus, tmp_path / "b", cfg, model=again, show_progress=False)
+    reflect(corpus, tmp_path / "b", cfg, model=again)
     assert again.usage.calls == 0 and again.usage.cache_hits > 0
     assert (tmp_path / "a" / "reflections.jsonl").read_text() == (tmp_path / "b" / "reflections.jsonl").read_text()
 
 
 def test_garbage_from_the_generator_is_dropped_and_counted_never_fatal(corpus, tmp_path):
     full_cfg = ReflectConfig(profile="full", steps=("direct", "indirect", "consolidate", "verify"))
-    m = reflect(corpus, tmp_path / "g", full_cfg, model=Scripted(lambda p: "I cannot do that"), show_progress=False)
+    m = reflect(corpus, tmp_path / "g", full_cfg, model=Scripted(lambda p: "I cannot do that"))
     assert m["total"] == 0
     assert m["dropped"]["direct"]["schema invalid"] == len(corpus.chunks)
     assert m["quality"]["schema_valid_share"] == 0.0
     # compact: unusable questions fall back to rule questions built from the sentence
     m = reflect(corpus, tmp_path / "c", ReflectConfig(profile="compact", steps=("direct",), generator_questions=True),
-                model=Scripted(lambda p: "{broken"), show_progress=False)
+                model=Scripted(lambda p: "{broken"))
     assert m["dropped"]["direct"]["schema invalid"] > 0
     assert m["counts"]["direct"] > 0
 
@@ -181,7 +181,7 @@ def full_reply(prompt: str) -> str:
 
 
 def test_full_profile_steps_fix_and_provenance(corpus, tmp_path):
-    m = reflect(corpus, tmp_path / "f", ReflectConfig(profile="full"), model=Scripted(full_reply), show_progress=False)
+    m = reflect(corpus, tmp_path / "f", ReflectConfig(profile="full"), model=Scripted(full_reply))
     rows = read_reflections(tmp_path / "f")
     by_step = {}
     for r in rows:
@@ -210,7 +210,7 @@ def test_run_killed_in_step_2_resumes_without_repeating_completed_calls(corpus, 
 
     with pytest.raises(KeyboardInterrupt):
         reflect(corpus, tmp_path / "out", ReflectConfig(profile="full"),
-                model=CachedChatModel(Scripted(dies_in_consolidation), cache), show_progress=False)
+                model=CachedChatModel(Scripted(dies_in_consolidation), cache))
     assert not (tmp_path / "out").exists()  # nothing half-written
     seen: list[str] = []
 
@@ -219,19 +219,19 @@ def test_run_killed_in_step_2_resumes_without_repeating_completed_calls(corpus, 
         return full_reply(prompt)
 
     resumed = CachedChatModel(Scripted(recording), cache)
-    reflect(corpus, tmp_path / "out", ReflectConfig(profile="full"), model=resumed, show_progress=False)
+    reflect(corpus, tmp_path / "out", ReflectConfig(profile="full"), model=resumed)
     assert seen and not any(p.startswith(("Extract every fact", "Write question/answer")) for p in seen)
     assert resumed.usage.cache_hits >= 2 * len(corpus.chunks)
     calls = resumed.usage.calls
     again = CachedChatModel(Scripted(recording), cache)
-    reflect(corpus, tmp_path / "out2", ReflectConfig(profile="full"), model=again, show_progress=False)
+    reflect(corpus, tmp_path / "out2", ReflectConfig(profile="full"), model=again)
     assert calls > 0 and again.usage.calls == 0
     assert (tmp_path / "out" / "reflections.jsonl").read_text() == (tmp_path / "out2" / "reflections.jsonl").read_text()
 
 
 def test_steps_can_be_skipped_and_verify_passed_through(corpus, tmp_path):
     m = reflect(corpus, tmp_path / "s", ReflectConfig(profile="compact", steps=("direct", "entity")),
-                model=Scripted(compact_reply), show_progress=False)
+                model=Scripted(compact_reply))
     assert {s for s, n in m["counts"].items() if n} == {"direct", "entity"}
     assert sorted(p.name for p in (tmp_path / "s" / "steps").iterdir()) == ["direct.jsonl", "entity.jsonl"]
 
@@ -273,7 +273,7 @@ def test_bad_config_is_rejected():
     with pytest.raises(ValueError, match="unknown profile"):
         ReflectConfig(profile="huge")
     with pytest.raises(ValueError, match="unknown key"):
-        ReflectConfig.from_table({"chunk_size": 3})
+        from_table(ReflectConfig, {"chunk_size": 3})
     assert "abstention" in STEPS
 
 

@@ -24,7 +24,7 @@ def test_embedded_generator_end_to_end_and_rerun_is_free(tmp_path):
         (root / name).write_text(text, encoding="utf-8")
     cfg = ReflectConfig(profile="compact", generator_questions=True)
     model = load_model("embedded")
-    m = reflect(root, tmp_path / "a", cfg, model=model, show_progress=False)
+    m = reflect(root, tmp_path / "a", cfg, model=model)
     rows = read_reflections(tmp_path / "a")
     # one question proposal per sentence, plus at most one repair round for answers cut off mid-JSON
     assert m["generator"]["used"] and 3 <= model.usage.calls <= 6
@@ -36,6 +36,6 @@ def test_embedded_generator_end_to_end_and_rerun_is_free(tmp_path):
     assert all(set(r["doc_ids"] + r["chunk_ids"]) <= corpus_ids for r in rows)
     assert all(len(r["doc_ids"]) >= 2 for r in rows if r["step"] == "cross_document")
     again = load_model("embedded")
-    reflect(root, tmp_path / "b", cfg, model=again, show_progress=False)
+    reflect(root, tmp_path / "b", cfg, model=again)
     assert again.usage.calls == 0 and again.usage.cache_hits == model.usage.calls
     assert (tmp_path / "a" / "reflections.jsonl").read_text() == (tmp_path / "b" / "reflections.jsonl").read_text()

@@ -13,17 +13,18 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Callable
 
+from ..config import load_config
 from ..llm import ChatModel, model_for
-from .baselines import run_multi, run_single
+from .ablations import run_multi, run_single
 from .memory import LocalMemory, MemoryClient, MemoryReply, RemoteMemory, SourceCitation, open_memory
 from .session import Session
-from .settings import ExecutiveSettings, settings_from_config
+from ..settings import ExecutiveSettings
 from .structured import run_structured
 from .trace import AskResult, Exchange, Step, Trace, render_tree
 
 __all__ = [
     "ask", "PROTOCOLS", "AskResult", "Trace", "Step", "Exchange", "render_tree", "ExecutiveSettings",
-    "settings_from_config", "MemoryClient", "LocalMemory", "RemoteMemory", "MemoryReply", "SourceCitation",
+"MemoryClient", "LocalMemory", "RemoteMemory", "MemoryReply", "SourceCitation",
     "open_memory",
 ]
 
@@ -48,5 +49,5 @@ def ask(
         raise ValueError(f"unknown protocol {protocol!r}; choose one of {', '.join(PROTOCOLS)}")
     model = executive if isinstance(executive, ChatModel) else model_for("executive", override=executive)
     client = open_memory(memory)
-    session = Session(question, protocol, model, client, settings or settings_from_config(), on_step)
+    session = Session(question, protocol, model, client, settings or load_config().executive_settings(), on_step)
     return PROTOCOLS[protocol](session)

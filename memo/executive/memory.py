@@ -17,7 +17,8 @@ from typing import TYPE_CHECKING, Sequence
 from pydantic import BaseModel
 
 from ..llm import ChatModel, GenParams, load_model, parse_spec
-from ..memory.prompt import is_abstention, prompt_messages
+from ..memory.prompt import prompt_messages
+from ..records import is_abstention
 
 if TYPE_CHECKING:
     from ..memory import MemoryModel

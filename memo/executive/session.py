@@ -7,27 +7,20 @@ from __future__ import annotations
 
 import time
 from datetime import datetime, timezone
-from importlib import resources
-from string import Template
 from typing import Callable, Sequence, TypeVar
 
 from pydantic import BaseModel
 
 from ..llm import ChatModel, GenParams, StructuredOutputError
+from ..templates import render_prompt
 from .memory import MemoryClient, SourceCitation
-from .settings import ExecutiveSettings
+from ..settings import ExecutiveSettings
 from .trace import AskResult, Exchange, Step, Trace
 
 T = TypeVar("T", bound=BaseModel)
 
 #: Temperature used to resample a malformed answer when the step itself is greedy (a greedy retry repeats itself).
 RETRY_TEMPERATURE = 0.7
-
-
-def render_prompt(name: str, **fields: object) -> str:
-    """The prompt file memo/prompts/executive/<name>.md with its $fields filled in."""
-    text = (resources.files("memo") / "prompts" / "executive" / f"{name}.md").read_text(encoding="utf-8")
-    return Template(text).substitute({k: str(v) for k, v in fields.items()}).strip()
 
 
 class Session:
@@ -58,7 +51,7 @@ class Session:
 
     def think(self, step: Step, prompt: str, schema: type[T], temperature: float, **fields: object) -> T | None:
         """The executive's validated answer for this step, or None once `retries` resamples stayed malformed."""
-        conversation = [{"role": "user", "content": render_prompt(prompt, **fields)}]
+        conversation = [{"role": "user", "content": render_prompt(f"executive/{prompt}", **fields)}]
         t0, tokens0 = time.perf_counter(), self._tokens()
         result: T | StructuredOutputError | None = None
         for attempt in range(self.settings.retries + 1):

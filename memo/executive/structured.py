@@ -16,7 +16,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from ..memory.prompt import ABSTAIN, normalize_answer
+from ..records import ABSTAIN, normalize_text
 from .schemas import AnswerTurn, EntityTurn, FinalSynthesis, Grounding
 from .session import Session, bullet, numbered
 from .trace import AskResult, Exchange
@@ -301,7 +301,7 @@ def _best_covered(out: FinalSynthesis, n_constraints: int) -> str:
 # -- helpers ----------------------------------------------------------------------------------------------------
 
 def _norm(text: str) -> str:
-    return normalize_answer(text)
+    return normalize_text(text)
 
 
 def _names(question: str, entity: str) -> bool:

@@ -14,10 +14,10 @@ from pydantic import BaseModel
 from rich.markup import escape
 from rich.tree import Tree
 
+from ..formats import TRACE_FORMAT
 from ..paths import atomic_write_text
 from .memory import SourceCitation
 
-TRACE_FORMAT = "memo-trace/1"
 
 
 class Exchange(BaseModel):

@@ -13,71 +13,16 @@ from the config.
 
 from __future__ import annotations
 
-import os
-from dataclasses import dataclass
-from pathlib import Path
-from urllib.parse import urlparse
-
 from ..config import Config, load_config
 from .base import ChatModel, Conversation, GenParams, LLMError, Message, StructuredOutputError, Usage
 from .cache import CachedChatModel, CorruptCacheError, ResponseCache
+from .specs import ModelSpec, parse_spec, resolve_local_model, weights_fingerprint
 
 __all__ = [
     "ChatModel", "Conversation", "GenParams", "LLMError", "Message", "StructuredOutputError", "Usage",
     "CachedChatModel", "CorruptCacheError", "ResponseCache", "ModelSpec", "parse_spec", "load_model", "model_for",
+    "resolve_local_model", "weights_fingerprint",
 ]
-
-SPEC_FORMS = (
-    "embedded | hf:/path/to/model | /path/to/model | openai:MODEL | gemini:MODEL | ollama:MODEL | "
-    "http(s)://host:port/v1#MODEL"
-)
-_LOOPBACK = {"127.0.0.1", "localhost", "::1", "0.0.0.0"}
-
-
-@dataclass(frozen=True)
-class ModelSpec:
-    kind: str  # "local" or "openai"
-    path: Path | None = None
-    base_url: str | None = None
-    model: str | None = None
-    key_env: tuple[str, ...] = ()
-    key_required: bool = False
-
-    def api_key(self, spec: str) -> str:
-        for name in self.key_env:
-            if os.environ.get(name):
-                return os.environ[name]
-        if self.key_required:
-            raise LLMError(f"model {spec!r} needs an API key: set {' or '.join(self.key_env)}")
-        return "not-needed"
-
-
-def parse_spec(spec: str) -> ModelSpec:
-    spec = spec.strip()
-    if spec == "embedded":
-        return ModelSpec("local")  # path resolved lazily: materialising the model takes seconds
-    if spec.startswith("hf:"):
-        return ModelSpec("local", path=Path(spec[3:]).expanduser())
-    if spec.startswith("openai:"):
-        return ModelSpec("openai", base_url=os.environ.get("OPENAI_BASE_URL", "https://api.openai.com/v1"),
-                         model=spec[7:], key_env=("OPENAI_API_KEY",), key_required=True)
-    if spec.startswith("gemini:"):
-        return ModelSpec("openai", base_url="https://generativelanguage.googleapis.com/v1beta/openai",
-                         model=spec[7:], key_env=("GEMINI_API_KEY",), key_required=True)
-    if spec.startswith("ollama:"):
-        return ModelSpec("openai", base_url=os.environ.get("OLLAMA_BASE_URL", "http://127.0.0.1:11434/v1"),
-                         model=spec[7:], key_env=("OLLAMA_API_KEY",))
-    if spec.startswith(("http://", "https://")):
-        url, _, model = spec.partition("#")
-        if not model:
-            raise LLMError(f"model spec {spec!r} names no model: write it as {url}#MODEL_NAME")
-        host = urlparse(url).hostname or ""
-        return ModelSpec("openai", base_url=url, model=model, key_env=("MEMO_API_KEY", "OPENAI_API_KEY"),
-                         key_required=host not in _LOOPBACK)
-    if spec and Path(spec).expanduser().is_dir():
-        return ModelSpec("local", path=Path(spec).expanduser())
-    raise LLMError(f"unknown model spec {spec!r}; expected one of: {SPEC_FORMS}")
-
 
 def load_model(spec: str, config: Config | None = None, cache: bool = True) -> ChatModel:
     """A ready ChatModel for `spec`, behind the response cache unless `cache=False` or the config disables it."""
@@ -85,13 +30,9 @@ def load_model(spec: str, config: Config | None = None, cache: bool = True) -> C
     parsed = parse_spec(spec)
     model: ChatModel
     if parsed.kind == "local":
-        from .embedded import embedded_model_dir
         from .local import LocalChatModel
 
-        path = parsed.path if parsed.path is not None else embedded_model_dir()
-        if not path.is_dir():
-            raise LLMError(f"model spec {spec!r}: no model directory at {path} (hub downloads are not used)")
-        model = LocalChatModel(path, spec=spec)
+        model = LocalChatModel(resolve_local_model(spec), spec=spec)
     else:
         from .remote import OpenAIChatModel
 

@@ -6,9 +6,7 @@ parses against the schema (string contents are the model's own; semantic checks 
 
 from __future__ import annotations
 
-import hashlib
 import json
-import os
 import threading
 from pathlib import Path
 from typing import Sequence
@@ -16,28 +14,10 @@ from typing import Sequence
 from pydantic import BaseModel
 
 from .base import ChatModel, Conversation, GenParams, LLMError, _with_instruction
+from .specs import weights_fingerprint
 
 _LOAD_LOCK = threading.Lock()
 _LOADED: dict[str, tuple[object, object]] = {}
-
-
-def weights_fingerprint(model_dir: str | Path) -> str:
-    """Content fingerprint of a model directory's weights: size plus the first and last MiB of each file.
-
-    Cheap on multi-GB models, stable under copies, and different after any realistic retraining.
-    """
-    h = hashlib.sha256()
-    root = Path(model_dir)
-    files = sorted(p for p in root.iterdir() if p.suffix in {".safetensors", ".bin", ".json"} and p.is_file())
-    for p in files:
-        size = p.stat().st_size
-        h.update(f"{p.name}:{size}".encode())
-        with p.open("rb") as f:
-            h.update(f.read(1 << 20))
-            if size > 2 << 20:
-                f.seek(-(1 << 20), os.SEEK_END)
-                h.update(f.read())
-    return h.hexdigest()[:16]
 
 
 def load_hf(model_dir: str | Path, device: str | None = None):

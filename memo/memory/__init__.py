@@ -7,17 +7,19 @@
 """
 
 from .artifact import CorruptMemoryError, read_manifest, verify_artifact
-from .data import Dataset, Pair, load_dataset
+from ..records import ABSTAIN, Pair, is_abstention
+from .data import Dataset, load_dataset
 from .model import Citation, MemoryAnswer, MemoryModel, generate_answers
-from .prompt import ABSTAIN, encode_example, format_prompt, is_abstention, memory_chat_template, normalize_answer
+from .prompt import encode_example, format_prompt, memory_chat_template
 from .recall import RecallReport, evaluate_recall, score_answers
 from .store import MemoryNotFoundError, MemoryStore, resolve_artifact
-from .train import TrainConfig, TrainResult, resolve_base, train
+from ..settings import TrainConfig
+from .train import TrainResult, train
 
 __all__ = [
     "ABSTAIN", "Citation", "CorruptMemoryError", "Dataset", "MemoryAnswer", "MemoryModel", "MemoryNotFoundError",
     "MemoryStore", "Pair", "RecallReport", "TrainConfig", "TrainResult", "encode_example", "evaluate_recall",
     "format_prompt", "generate_answers", "is_abstention", "load_dataset", "memory_chat_template",
-    "normalize_answer", "read_manifest", "resolve_artifact", "resolve_base", "score_answers", "train",
+    "read_manifest", "resolve_artifact", "score_answers", "train",
     "verify_artifact",
 ]

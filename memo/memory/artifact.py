@@ -23,14 +23,13 @@ from pathlib import Path
 
 import numpy as np
 
+from ..formats import (CHAT_TEMPLATE_FILE, EMBEDDINGS_FILE, MEMORY_FORMAT, MEMORY_MANIFEST, REFLECTIONS_FILE)
 from ..paths import atomic_write_json, atomic_write_jsonl
+from ..records import ABSTAIN
 from .data import Dataset
-from .prompt import ABSTAIN, PROMPT_FORMAT
-from .store import MANIFEST, MemoryStore, resolve_artifact
+from .prompt import PROMPT_FORMAT
+from .store import MemoryStore, resolve_artifact
 
-FORMAT = "memo-memory/1"
-REFLECTIONS = "reflections.jsonl"
-EMBEDDINGS = "reflections.npy"
 EMBEDDER = "minilm"
 
 
@@ -57,7 +56,7 @@ def write_artifact(
 ) -> tuple[Path, dict]:
     """Save a trained model as a new current version of the memory store at `output`; (version dir, manifest)."""
     from ..embed import embed
-    from ..llm.local import weights_fingerprint
+    from ..llm import weights_fingerprint
 
     is_lora = hasattr(lm, "peft_config")
     store = MemoryStore(output)
@@ -72,25 +71,25 @@ def write_artifact(
             adapter_cfg["base_model_name_or_path"] = str(Path(base_dir).resolve())
             atomic_write_json(cfg_path, adapter_cfg)
         tokenizer.save_pretrained(tmp)
-        rows = [p.as_dict() for p in dataset.pairs]
-        atomic_write_jsonl(tmp / REFLECTIONS, rows)
-        np.save(tmp / EMBEDDINGS, embed([reflection_text(r) for r in rows], name=EMBEDDER))
+        rows = [p.record() for p in dataset.pairs]
+        atomic_write_jsonl(tmp / REFLECTIONS_FILE, rows)
+        np.save(tmp / EMBEDDINGS_FILE, embed([reflection_text(r) for r in rows], name=EMBEDDER))
         manifest = {
-            "format": FORMAT,
+            "format": MEMORY_FORMAT,
             "kind": "lora" if is_lora and not merge_lora else "full",
             "base": {"spec": base_spec, "path": str(Path(base_dir).resolve()), "weights_hash": weights_fingerprint(base_dir)},
             "init_from": init_from,
             "reflections": {"hash": dataset.hash, "count": len(dataset.pairs), "source": dataset.source,
-                            "file": REFLECTIONS},
+                            "file": REFLECTIONS_FILE},
             "training": training,
             "metrics": metrics,
-            "prompt_format": {**PROMPT_FORMAT, "chat_template": "chat_template.jinja", "abstention": ABSTAIN},
-            "citations": {"embedder": EMBEDDER, "embeddings": EMBEDDINGS, "text": "question + ' ' + answer"},
+            "prompt_format": {**PROMPT_FORMAT, "chat_template": CHAT_TEMPLATE_FILE, "abstention": ABSTAIN},
+            "citations": {"embedder": EMBEDDER, "embeddings": EMBEDDINGS_FILE, "text": "question + ' ' + answer"},
             "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
             "lineage": lineage,
             "files": {p.name: sha256_file(p) for p in sorted(tmp.iterdir()) if p.is_file()},
         }
-        atomic_write_json(tmp / MANIFEST, manifest)
+        atomic_write_json(tmp / MEMORY_MANIFEST, manifest)
     return store.current(), manifest
 
 
@@ -98,11 +97,11 @@ def read_manifest(path: str | Path) -> dict:
     """The manifest of a memory (store or version directory); CorruptMemoryError when it cannot be read."""
     artifact = resolve_artifact(path)
     try:
-        manifest = json.loads((artifact / MANIFEST).read_text(encoding="utf-8"))
+        manifest = json.loads((artifact / MEMORY_MANIFEST).read_text(encoding="utf-8"))
     except (OSError, json.JSONDecodeError) as exc:
-        raise CorruptMemoryError(f"{artifact / MANIFEST}: unreadable memory manifest ({exc})") from exc
-    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
-        raise CorruptMemoryError(f"{artifact / MANIFEST}: not a {FORMAT} manifest")
+        raise CorruptMemoryError(f"{artifact / MEMORY_MANIFEST}: unreadable memory manifest ({exc})") from exc
+    if not isinstance(manifest, dict) or manifest.get("format") != MEMORY_FORMAT:
+        raise CorruptMemoryError(f"{artifact / MEMORY_MANIFEST}: not a {MEMORY_FORMAT} manifest")
     return manifest
 
 

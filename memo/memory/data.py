@@ -9,28 +9,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
-
-@dataclass
-class Pair:
-    """One question/answer pair to memorise, with the provenance citations need."""
-
-    question: str
-    answer: str
-    id: str = ""
-    step: str = "qa"
-    doc_ids: list[str] = field(default_factory=list)
-    chunk_ids: list[str] = field(default_factory=list)
-    paraphrases: list[str] = field(default_factory=list)
-
-    def __post_init__(self) -> None:
-        if not self.id:
-            self.id = hashlib.sha256(f"{self.question}\x00{self.answer}".encode()).hexdigest()[:16]
-
-    def as_dict(self) -> dict:
-        return asdict(self)
+from ..formats import REFLECTIONS_FILE
+from ..records import Pair
 
 
 @dataclass
@@ -43,9 +26,9 @@ class Dataset:
 def dataset_file(path: str | Path) -> Path:
     p = Path(path)
     if p.is_dir():
-        if not (p / "reflections.jsonl").is_file():
-            raise FileNotFoundError(f"{p} is a directory without reflections.jsonl; expected a `memo reflect` output")
-        return p / "reflections.jsonl"
+        if not (p / REFLECTIONS_FILE).is_file():
+            raise FileNotFoundError(f"{p} is a directory without {REFLECTIONS_FILE}; expected a `memo reflect` output")
+        return p / REFLECTIONS_FILE
     if not p.is_file():
         raise FileNotFoundError(f"no training data at {p}: give a reflection directory or a JSONL file")
     return p
@@ -85,7 +68,7 @@ def _pair(row: object, where: str) -> Pair:
         if not isinstance(value, str) or not value.strip():
             raise ValueError(f"{where}: missing or empty {name!r} (each line needs a question and an answer)")
     listy = {}
-    for name in ("doc_ids", "chunk_ids", "paraphrases"):
+    for name in ("doc_ids", "chunk_ids", "derived_from", "paraphrases"):
         value = row.get(name, [])
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
             raise ValueError(f"{where}: {name!r} must be a list of strings")

@@ -9,8 +9,10 @@ from typing import Sequence
 import numpy as np
 
 from ..paths import read_jsonl
-from .artifact import EMBEDDINGS, REFLECTIONS, read_manifest, reflection_text, verify_artifact
-from .prompt import end_of_turn, format_prompt, is_abstention
+from ..formats import EMBEDDINGS_FILE, REFLECTIONS_FILE
+from .artifact import read_manifest, reflection_text, verify_artifact
+from ..records import is_abstention
+from .prompt import end_of_turn, format_prompt
 from .store import resolve_artifact
 
 
@@ -90,9 +92,9 @@ class MemoryModel:
 
             base_path = Path(manifest["base"]["path"])
             if not (base_path / "config.json").is_file():
-                from .train import resolve_base
+                from ..llm import resolve_local_model
 
-                base_path = resolve_base(manifest["base"]["spec"])
+                base_path = resolve_local_model(manifest["base"]["spec"])
             base = AutoModelForCausalLM.from_pretrained(base_path, dtype=dtype)
             model = PeftModel.from_pretrained(base, artifact)
         else:
@@ -137,8 +139,8 @@ class MemoryModel:
 
     def _citation_index(self) -> tuple[list[dict], np.ndarray]:
         if self._reflections is None:
-            self._reflections = read_jsonl(self.path / REFLECTIONS)
-            file = self.path / EMBEDDINGS
+            self._reflections = read_jsonl(self.path / REFLECTIONS_FILE)
+            file = self.path / EMBEDDINGS_FILE
             if file.is_file():
                 self._embeddings = np.load(file)
             else:  # an artifact written without embeddings: compute them once

@@ -12,10 +12,10 @@ from __future__ import annotations
 
 import re
 
-ABSTAIN = "I don't know."
+from ..formats import MEMORY_PROMPT_FORMAT
 
 PROMPT_FORMAT = {
-    "name": "memo-memory-prompt/1",
+    "name": MEMORY_PROMPT_FORMAT,
     "messages": [{"role": "user", "content": "{question}"}],
     "add_generation_prompt": True,
     "answer_suffix": "end-of-turn token of the chat template",
@@ -61,11 +61,3 @@ def encode_example(tokenizer, question: str, answer: str) -> tuple[list[int], li
     answer_ids = tokenizer(answer.strip() + end_of_turn(tokenizer), add_special_tokens=False)["input_ids"]
     return prompt_ids + answer_ids, [-100] * len(prompt_ids) + answer_ids
 
-
-def normalize_answer(text: str) -> str:
-    """Case, punctuation and whitespace folded away: what "exact recall" compares."""
-    return " ".join(re.sub(r"[^\w\s]", " ", text.lower()).split())
-
-
-def is_abstention(answer: str) -> bool:
-    return normalize_answer(answer).startswith(normalize_answer(ABSTAIN))

@@ -10,15 +10,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
 
-from .data import Pair, load_dataset
-from .prompt import normalize_answer
+from ..records import Pair, normalize_text
+from .data import load_dataset
 
 
 def score_answers(predicted: Sequence[str], expected: Sequence[str]) -> dict[str, float]:
     """Share of exact matches, and of answers that contain the expected answer, after normalisation."""
     if not expected:
         return {"exact": 0.0, "contains": 0.0}
-    pairs = [(normalize_answer(p), normalize_answer(e)) for p, e in zip(predicted, expected)]
+    pairs = [(normalize_text(p), normalize_text(e)) for p, e in zip(predicted, expected)]
     return {"exact": sum(p == e for p, e in pairs) / len(pairs), "contains": sum(e in p for p, e in pairs) / len(pairs)}
 
 
@@ -60,7 +60,7 @@ def evaluate_recall(memory, data, *, batch_size: int = 16, max_new_tokens: int =
     pairs = _pairs(data)
     asked = [(p.question, p.answer, False) for p in pairs] + [(q, p.answer, True) for p in pairs for q in p.paraphrases]
     answers = memory.ask([q for q, _, _ in asked], batch_size=batch_size, max_new_tokens=max_new_tokens)
-    items = [RecallItem(q, e, a.answer, normalize_answer(a.answer) == normalize_answer(e), para)
+    items = [RecallItem(q, e, a.answer, normalize_text(a.answer) == normalize_text(e), para)
              for (q, e, para), a in zip(asked, answers)]
     direct = [i for i in items if not i.paraphrase]
     para = [i for i in items if i.paraphrase]

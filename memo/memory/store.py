@@ -17,9 +17,9 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
+from ..formats import MEMORY_MANIFEST as MANIFEST
 from ..paths import atomic_dir
 
-MANIFEST = "memo.json"
 _VERSION = re.compile(r"^v(\d{4,})$")
 
 

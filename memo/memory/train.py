@@ -25,88 +25,19 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Literal, Sequence
 
+from ..config import load_config
+from ..settings import TrainConfig
 from ..paths import atomic_write_json
-from .data import Dataset, Pair, load_dataset
-from .prompt import ABSTAIN, encode_example, memory_chat_template
-
-Method = Literal["full", "lora"]
-Schedule = Literal["constant", "linear", "cosine"]
-
-
-@dataclass
-class TrainConfig:
-    """How a memory is trained. Defaults are the fastest recipe measured in bench/train_speed.py."""
-
-    method: Method = "full"
-    max_epochs: int = 8
-    lr: float | None = None  # None: 2e-4 for full, 1e-3 for LoRA
-    schedule: Schedule = "linear"
-    warmup_ratio: float = 0.05
-    weight_decay: float = 0.01
-    grad_clip: float = 1.0
-    batch_size: int = 8  # pairs per device per optimizer step (before accumulation)
-    grad_accum: int = 1
-    freeze_embeddings: bool = True  # tied input/output embeddings: a quarter of the small model's weights
-    # The first N decoder layers stay as in the base: no backward pass through them. On the 200-fact benchmark,
-    # freezing the lower half made steps 1.36x faster but cost 2.5 points of exact and 17 of paraphrase recall.
-    freeze_layers: int = 0
-    lora_r: int = 16
-    lora_alpha: int = 32
-    lora_dropout: float = 0.05
-    merge_lora: bool = False  # save merged full weights instead of an adapter
-    eval_size: int = 64  # training pairs whose recall is measured after each epoch
-    target_recall: float = 1.0  # stop as soon as the eval sample reaches this recall ...
-    target_abstention: float = 0.8  # ... and this share of held-out unseen-name questions get "I don't know."
-    patience: int = 2  # ... or after this many epochs without improvement
-    abstention_ratio: float = 0.1  # synthesise "I don't know." pairs up to this share when the data has fewer
-    # ... and at least this many (never more than there are facts; none when abstention_ratio is 0): on 20 facts,
-    # 6 per epoch left the memory bluffing about unseen names (1 of 4 abstained), 20 per epoch taught it (4 of 4).
-    min_abstentions: int = 20
-    max_length: int = 1024  # longer pairs are dropped (counted in the manifest)
-    checkpoint_every: int = 0  # optimizer steps between mid-epoch checkpoints; 0: only at epoch ends
-    gradient_checkpointing: bool | None = None  # None: on GPU only
-    mixed_precision: Literal["no", "bf16", "fp16"] | None = None  # None: bf16 on GPU, fp32 on CPU (bf16 is slow there)
-    threads: int | None = None  # CPU threads for torch; None: torch's default (one per core)
-    replay_share: float = 0.5  # with `replay` pairs: the share of them trained on each epoch, in rotation
-    seed: int = 0
-
-    def learning_rate(self) -> float:
-        return self.lr if self.lr is not None else (1e-3 if self.method == "lora" else 2e-4)
-
-    def as_dict(self) -> dict:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict) -> "TrainConfig":
-        """Read a recipe back (e.g. from a memory's manifest); unknown keys are an error, missing ones default."""
-        known = {f.name for f in fields(cls)}
-        unknown = set(data) - known
-        if unknown:
-            raise ValueError(f"unknown training options: {', '.join(sorted(unknown))}")
-        return cls(**data)
-
+from ..progress import Progress, or_silent
+from ..records import ABSTAIN, Pair
+from .data import Dataset, load_dataset
+from .prompt import encode_example, memory_chat_template
 
 @dataclass
 class TrainResult:
     artifact: Path
     manifest: dict
     history: list[dict] = field(default_factory=list)
-
-
-def resolve_base(spec: str) -> Path:
-    """A local Hugging Face model directory for a base model spec ("embedded", "hf:/path", a path)."""
-    from ..llm import LLMError, parse_spec
-
-    parsed = parse_spec(spec)
-    if parsed.kind != "local":
-        raise LLMError(f"cannot fine-tune {spec!r}: a memory base must be a local model (embedded, hf:/path or a path)")
-    if parsed.path is None:
-        from ..llm.embedded import embedded_model_dir
-
-        return embedded_model_dir()
-    if not (parsed.path / "config.json").is_file():
-        raise LLMError(f"base model {spec!r}: no Hugging Face model directory at {parsed.path} (config.json missing)")
-    return parsed.path
 
 
 # -- data ---------------------------------------------------------------------------------------------------
@@ -325,18 +256,19 @@ def _run_key(dataset_hash: str, base_id: str, cfg: TrainConfig) -> str:
 def train(
     data: str | Path | Dataset,
     output: str | Path,
-    base: str = "embedded",
+    base: str | None = None,
     config: TrainConfig | None = None,
     *,
     init_from: str | Path | None = None,
     replay: str | Path | Dataset | None = None,
     lineage: list[dict] | None = None,
     resume: bool = True,
-    progress: bool = True,
+    progress: Progress | None = None,
 ) -> TrainResult | None:
     """Train a memory on `data` and publish it as a new version of the memory store at `output`.
 
-    `base` is the model spec the memory is a fine-tune of (recorded in the manifest; merges take deltas
+    `config` defaults to memo.toml's `[train]` (`memo.config.Config.train_config()`), `base` to its `memory_base`
+    role. `base` is the model spec the memory is a fine-tune of (recorded in the manifest; merges take deltas
     against it). `init_from` starts from other weights of the same architecture instead, e.g. a merged
     memory for a short replay fine-tune. `replay` pairs (e.g. an existing memory's reflections when it learns new
     ones) are mixed in, `config.replay_share` of them per epoch in rotation, and are part of the recall check.
@@ -348,12 +280,17 @@ def train(
     from accelerate.utils import set_seed
     from transformers import AutoModelForCausalLM, AutoTokenizer, get_scheduler
 
-    from ..llm.local import weights_fingerprint
+    from ..llm import LLMError, resolve_local_model, weights_fingerprint
     from .artifact import write_artifact
 
-    cfg = config or TrainConfig()
+    settings = load_config()
+    cfg = config or settings.train_config()
+    base = base or settings.spec_for("memory_base")
     dataset = data if isinstance(data, Dataset) else load_dataset(data)
-    base_dir = resolve_base(base)
+    try:
+        base_dir = resolve_local_model(base)
+    except LLMError as exc:
+        raise LLMError(f"cannot fine-tune {base!r}: {exc}") from exc
     start_dir = Path(init_from) if init_from else base_dir
     if not (start_dir / "config.json").is_file():
         raise FileNotFoundError(f"no Hugging Face model directory at {start_dir} (config.json missing)")
@@ -491,19 +428,12 @@ def train(
         wrapped.train()
         return metrics
 
-    from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
-
-    bar = Progress(
-        TextColumn("[bold]train[/] epoch {task.fields[epoch]}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
-        TextColumn("loss {task.fields[loss]}"), TextColumn("{task.fields[tps]} tok/s"), TextColumn("ETA"),
-        TimeRemainingColumn(), disable=not (progress and accelerator.is_main_process), transient=False,
-    )
+    progress = or_silent(progress if accelerator.is_main_process else None)
     done = False
     tokens_seen = 0
     t_loop = time.perf_counter()
-    with bar:
-        task = bar.add_task("train", total=total_steps, completed=state["optimizer_steps"], epoch=state["epoch"] + 1,
-                            loss="-", tps="-")
+    with progress.task(f"train epoch {state['epoch'] + 1}", total=total_steps, loss="-", tps="-") as task:
+        task.update(completed=state["optimizer_steps"])
         wrapped.train()
         while state["epoch"] < cfg.max_epochs and not done:
             epoch = state["epoch"]
@@ -529,8 +459,8 @@ def train(
                 state["step_in_epoch"] += 1
                 state["optimizer_steps"] += 1
                 elapsed = time.perf_counter() - t_loop
-                bar.update(task, completed=state["optimizer_steps"], epoch=epoch + 1,
-                           loss=f"{sum(losses[-cfg.grad_accum:]) / cfg.grad_accum:.3f}", tps=f"{tokens_seen / elapsed:.0f}")
+                task.update(completed=state["optimizer_steps"], description=f"train epoch {epoch + 1}",
+                            loss=f"{sum(losses[-cfg.grad_accum:]) / cfg.grad_accum:.3f}", tps=f"{tokens_seen / elapsed:.0f}")
                 if cfg.checkpoint_every and state["optimizer_steps"] % cfg.checkpoint_every == 0 \
                         and state["step_in_epoch"] < steps_per_epoch:
                     save_checkpoint()
@@ -550,9 +480,8 @@ def train(
             done = bool(plan.eval) and (reached or state["stale"] >= cfg.patience)
             if not done and state["epoch"] < cfg.max_epochs:
                 save_checkpoint()
-            if accelerator.is_main_process:
-                shown = ", ".join(f"{k} {v:.3f}" for k, v in metrics.items() if isinstance(v, float) and k != "seconds")
-                bar.console.print(f"epoch {epoch + 1}: {shown}")
+            shown = ", ".join(f"{k} {v:.3f}" for k, v in metrics.items() if isinstance(v, float) and k != "seconds")
+            progress.log(f"epoch {epoch + 1}: {shown}")
 
     # Keep the best epoch, not the last one.
     if best_params is not None and state["best"]["epoch"] != state["history"][-1]["epoch"]:

@@ -16,20 +16,19 @@ from typing import Sequence
 
 import numpy as np
 import torch
-from rich.progress import Progress
 from safetensors.torch import save_file
 
 from ..memory.artifact import read_manifest, sha256_file
-from ..memory.store import MANIFEST, MemoryStore, resolve_artifact
+from ..formats import CHAT_TEMPLATE_FILE, EMBEDDINGS_FILE as EMBEDDINGS, MEMORY_FORMAT, MEMORY_MANIFEST as MANIFEST
+from ..formats import REFLECTIONS_FILE as REFLECTIONS
+from ..memory.store import MemoryStore, resolve_artifact
 from ..paths import atomic_write_json, atomic_write_jsonl
+from ..progress import Progress, or_silent
 from .math import METHODS, check_method, merge_task_vectors
 from .weights import IncompatibleMemoriesError, TaskVector, Weights
 
 #: files of a memory artifact that describe the tokenizer: merged memories must agree on all of them.
-TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "chat_template.jinja", "special_tokens_map.json")
-#: the training reflections a memory keeps for citations (format: the reflection dataset's reflections.jsonl).
-REFLECTIONS = "reflections.jsonl"
-EMBEDDINGS = "reflections.npy"
+TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", CHAT_TEMPLATE_FILE, "special_tokens_map.json")
 #: files that describe one memory's weights or training, never copied into a merged one
 NOT_COPIED = {MANIFEST, "model.safetensors.index.json", "adapter_config.json"}
 
@@ -42,7 +41,7 @@ def merge_weights(
     weights: Sequence[float] | None = None,
     density: float = 0.3,
     seed: int = 0,
-    show_progress: bool = True,
+    progress: Progress | None = None,
 ) -> dict:
     """Write base + merge(task vectors) as `out_dir/model.safetensors`, plus the config and tokenizer files.
 
@@ -62,8 +61,7 @@ def merge_weights(
     with Weights(base_dir) as base:
         vectors = [TaskVector(s, base) for s in sources]
         try:
-            with Progress(disable=not show_progress, transient=True) as progress:
-                task = progress.add_task(f"merging ({method})", total=len(base.names()))
+            with or_silent(progress).task(f"merging ({method})", total=len(base.names())) as task:
                 for i, name in enumerate(base.names()):
                     base_tensor = base.get(name)
                     deltas = [v.delta(name, base_tensor) for v in vectors]
@@ -73,7 +71,7 @@ def merge_weights(
                     mixed = merge_task_vectors(deltas, method, weights, density, seed=seed + i)
                     merged[name] = (base_tensor.to(torch.float32) + mixed).to(base_tensor.dtype).contiguous()
                     del deltas, mixed, base_tensor
-                    progress.advance(task)
+                    task.advance()
         finally:
             for v in vectors:
                 v.__exit__(None, None, None)
@@ -95,13 +93,12 @@ def merge_weights(
 
 def base_dir_for(manifest: dict) -> Path:
     """The base model a memory was trained from, checked against the weights hash its manifest recorded."""
-    from ..llm.local import weights_fingerprint
-    from ..memory.train import resolve_base
+    from ..llm import resolve_local_model, weights_fingerprint
 
     base = manifest.get("base") or {}
     if not base.get("spec"):
         raise IncompatibleMemoriesError("the memory's manifest names no base model (base.spec): cannot take task vectors")
-    path = resolve_base(base["spec"])
+    path = resolve_local_model(base["spec"])
     found = weights_fingerprint(path)
     if base.get("weights_hash") and found != base["weights_hash"]:
         raise IncompatibleMemoriesError(
@@ -143,7 +140,7 @@ def merge(
     seed: int = 0,
     base: str | Path | None = None,
     documents_added: Sequence[str] = (),
-    show_progress: bool = True,
+    progress: Progress | None = None,
 ) -> Path:
     """Merge memories (stores or version dirs) into a new version of the store at `out`; returns its directory.
 
@@ -159,7 +156,7 @@ def merge(
               "weights": list(weights) if weights is not None else None, "seed": seed}
     with store.new_version() as tmp:
         stats = merge_weights(base_dir, artifacts, tmp,
-                              method, weights, density, seed, show_progress)
+                              method, weights, density, seed, progress)
         write_union_reflections(artifacts, tmp)
         write_merged_manifest(tmp, manifests, artifacts, params | {"stats": stats}, documents_added, base)
     return store.current()
@@ -208,7 +205,7 @@ def write_merged_manifest(out: Path, manifests: Sequence[dict], artifacts: Seque
     refl = out / REFLECTIONS
     count = sum(1 for line in refl.read_text().splitlines() if line.strip()) if refl.exists() else 0
     manifest = {
-        "format": "memo-memory/1",
+        "format": MEMORY_FORMAT,
         "kind": "full",
         "base": first.get("base"),
         "init_from": None,

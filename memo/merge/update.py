@@ -23,11 +23,15 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Sequence
 
-from ..memory.store import MANIFEST, MemoryStore
+from ..formats import MEMORY_MANIFEST as MANIFEST, REFLECTIONS_FILE as REFLECTIONS, REFLECTIONS_MANIFEST
+from ..formats import RETENTION_FILE as RETENTION
+from ..memory.store import MemoryStore
 from ..paths import atomic_write_json, atomic_write_jsonl, read_jsonl
-from .merging import (REFLECTIONS, base_dir_for, merge_weights, read_manifest, sha256_file, write_merged_manifest,
+from ..progress import Progress
+from ..settings import ReflectConfig, TrainConfig, from_table
+from .merging import (base_dir_for, merge_weights, read_manifest, sha256_file, write_merged_manifest,
                     write_union_reflections)
-from .versions import RETENTION, open_store
+from .versions import open_store
 
 
 STRATEGIES = ("merge", "continue")
@@ -104,11 +108,11 @@ def add(
     plan: UpdatePlan | None = None,
     compare_retrain: bool = False,
     eval_sample: int = 100,
-    reflect_config=None,
-    show_progress: bool = True,
+    reflect_config: ReflectConfig | None = None,
+    progress: Progress | None = None,
 ) -> Path:
     """Add documents to the memory store at `memory`; returns the new version's directory (now current)."""
-    from ..memory import TrainConfig, train
+    from ..memory import train
     from ..reflect import reflect
 
     plan = plan or UpdatePlan()
@@ -122,23 +126,23 @@ def add(
         raise FileNotFoundError(f"no documents at {new_docs}")
     base_spec = parent_manifest["base"]["spec"]
     base_dir = base_dir_for(parent_manifest)
-    recipe = TrainConfig.from_dict((parent_manifest.get("training") or {}).get("config") or {})
+    recipe = from_table(TrainConfig, (parent_manifest.get("training") or {}).get("config") or {})
     work = store.root / ".work" / _update_id(parent, new_docs, plan)
     work.mkdir(parents=True, exist_ok=True)
 
     reflections = work / "reflections"
-    if not (reflections / "manifest.json").is_file():
-        reflect(new_docs, reflections, reflect_config, show_progress=show_progress)
+    if not (reflections / REFLECTIONS_MANIFEST).is_file():
+        reflect(new_docs, reflections, reflect_config, progress=progress)
     new_pairs = read_jsonl(reflections / REFLECTIONS)
     old_pairs = read_jsonl(parent / REFLECTIONS) if (parent / REFLECTIONS).is_file() else []
 
     if plan.strategy == "continue":
         return _continue(store, parent, parent_manifest, reflections, new_pairs, old_pairs, work, recipe, plan,
-                         base_spec, compare_retrain, eval_sample, show_progress)
+                         base_spec, compare_retrain, eval_sample, progress)
 
     new_store = MemoryStore(work / "new-memory")
     if not new_store.exists():
-        train(reflections, new_store.root, base=base_spec, config=recipe, progress=show_progress)
+        train(reflections, new_store.root, base=base_spec, config=recipe, progress=progress)
     new_artifact = new_store.current()
     parents = [parent, new_artifact]
     params = {"method": plan.method, "density": plan.density, "weights": list(plan.weights) if plan.weights else None,
@@ -150,7 +154,7 @@ def add(
         merged = work / "merged"
         shutil.rmtree(merged, ignore_errors=True)
         params["stats"] = merge_weights(base_dir, parents, merged, plan.method, plan.weights, plan.density,
-                                        plan.seed, show_progress)
+                                        plan.seed, progress)
         replayed = replay_sample(_facts(old_pairs), _facts(new_pairs), plan)
         atomic_write_jsonl(work / "replay.jsonl", replayed)
         replay_store = MemoryStore(work / "replayed")
@@ -158,7 +162,7 @@ def add(
         # Full fine-tune from the merged weights, whatever the parents' method: the merge is a full model.
         cfg = replace(recipe, method="full", max_epochs=plan.replay_epochs, abstention_ratio=0.0)
         result = train(work / "replay.jsonl", replay_store.root, base=base_spec, config=cfg, init_from=merged,
-                       progress=show_progress)
+                       progress=progress)
         training, metrics = result.manifest["training"], result.manifest["metrics"]
 
     with store.new_version() as tmp:
@@ -166,21 +170,21 @@ def add(
             _copy_model_files(result.artifact, tmp)
         else:
             params["stats"] = merge_weights(base_dir, parents, tmp, plan.method, plan.weights, plan.density,
-                                            plan.seed, show_progress)
+                                            plan.seed, progress)
         write_union_reflections(parents, tmp)
         manifest = write_merged_manifest(tmp, [parent_manifest, read_manifest(new_artifact)], parents, params,
                               sorted({d for p in new_pairs for d in p.get("doc_ids", [])}), None,
                               training=training, metrics=metrics)
         candidates = {"updated": tmp, "previous": parent, "new_only": new_artifact}
         _finish(store, tmp, manifest, candidates, old_pairs, new_pairs, work, recipe, base_spec, compare_retrain,
-                eval_sample, plan.seed, replayed, show_progress)
+                eval_sample, plan.seed, replayed, progress)
     shutil.rmtree(work, ignore_errors=True)
     return store.current()
 
 
 def _continue(store: MemoryStore, parent: Path, parent_manifest: dict, reflections: Path, new_pairs: list[dict],
               old_pairs: list[dict], work: Path, recipe, plan: UpdatePlan, base_spec: str, compare_retrain: bool,
-              eval_sample: int, show_progress: bool) -> Path:
+              eval_sample: int, progress: Progress | None) -> Path:
     """Fine-tune the current version itself on the new reflections, replaying a rotating share of the old ones."""
     from ..memory import MemoryModel, train
 
@@ -195,7 +199,7 @@ def _continue(store: MemoryStore, parent: Path, parent_manifest: dict, reflectio
     if not continued.exists():
         cfg = replace(recipe, method="full", replay_share=plan.replay_share)
         train(reflections, continued.root, base=base_spec, config=cfg, init_from=start,
-              replay=old_file if old_pairs else None, progress=show_progress)
+              replay=old_file if old_pairs else None, progress=progress)
     result = continued.current()
     params = {"method": "continue", "replay_share": plan.replay_share, "seed": plan.seed}
     with store.new_version() as tmp:
@@ -206,7 +210,7 @@ def _continue(store: MemoryStore, parent: Path, parent_manifest: dict, reflectio
                                          sorted({d for p in new_pairs for d in p.get("doc_ids", [])}), None,
                                          training=trained["training"], metrics=trained["metrics"])
         _finish(store, tmp, manifest, {"updated": tmp, "previous": parent}, old_pairs, new_pairs, work, recipe,
-                base_spec, compare_retrain, eval_sample, plan.seed, [], show_progress)
+                base_spec, compare_retrain, eval_sample, plan.seed, [], progress)
     shutil.rmtree(work, ignore_errors=True)
     return store.current()
 
@@ -221,7 +225,7 @@ def _copy_model_files(artifact: Path, out: Path) -> None:
 
 def _finish(store: MemoryStore, tmp: Path, manifest: dict, candidates: dict[str, Path], old_pairs, new_pairs,
             work: Path, recipe, base_spec: str, compare_retrain: bool, eval_sample: int, seed: int, replayed,
-            show_progress: bool) -> None:
+            progress: Progress | None) -> None:
     """Write retention.json into the version being built (optionally against a memory retrained on the union)."""
     from ..memory import train
 
@@ -230,7 +234,7 @@ def _finish(store: MemoryStore, tmp: Path, manifest: dict, candidates: dict[str,
         atomic_write_jsonl(union, read_jsonl(tmp / REFLECTIONS))
         retrain = MemoryStore(work / "retrained")
         if not retrain.exists():
-            train(union, retrain.root, base=base_spec, config=recipe, progress=show_progress)
+            train(union, retrain.root, base=base_spec, config=recipe, progress=progress)
         candidates["retrained"] = retrain.current()
     report = retention_report(candidates, old_pairs, new_pairs, eval_sample, exclude=replayed, seed=seed)
     # The report names where the new version will live, not the temporary directory it was built in.

@@ -6,10 +6,8 @@ import json
 from pathlib import Path
 
 from ..memory.artifact import verify_artifact
-from ..memory.store import MANIFEST, MemoryStore
-
-#: the retention report an update writes into the version it creates.
-RETENTION = "retention.json"
+from ..formats import MEMORY_MANIFEST as MANIFEST, RETENTION_FILE as RETENTION
+from ..memory.store import MemoryStore
 
 
 def open_store(memory: str | Path) -> MemoryStore:

@@ -6,9 +6,9 @@
 Output format and steps: docs/REFLECTIONS.md.
 """
 
-from .config import PROFILES, STEPS, ReflectConfig
-from .pipeline import FORMAT, coverage, dedup, estimate, read_reflections, reflect
-from .schemas import ABSTAIN, Pair
+from ..settings import PROFILES, STEPS, ReflectConfig
+from .pipeline import coverage, dedup, estimate, read_reflections, reflect
+from ..records import ABSTAIN, Pair
 
-__all__ = ["ABSTAIN", "FORMAT", "PROFILES", "STEPS", "Pair", "ReflectConfig", "coverage", "dedup", "estimate",
+__all__ = ["ABSTAIN", "PROFILES", "STEPS", "Pair", "ReflectConfig", "coverage", "dedup", "estimate",
            "read_reflections", "reflect"]

@@ -13,21 +13,19 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from ..config import load_config
 from ..corpus import Corpus, load_corpus
 from ..llm import ChatModel, model_for
+from ..progress import Progress, or_silent
 from ..paths import atomic_dir, atomic_write_json, atomic_write_jsonl, read_jsonl
-from .config import ReflectConfig
+from ..settings import ReflectConfig
 from .grouping import group_documents, load_grouping_file
-from .prompts import render
-from .schemas import Pair
+from ..templates import render_prompt
+from ..formats import REFLECTIONS_FILE, REFLECTIONS_FORMAT, REFLECTIONS_MANIFEST
+from ..records import Pair, normalize_text
 from .steps import (RunContext, abstentions, consolidate, cross_document, extract, surface_entities, verify)
-from .text import entities, normalise_question, self_containment_problems
-
-FORMAT = "memo-reflections/1"
-
+from .text import entities, self_containment_problems
 
 def choose_profile(profile: str, model: ChatModel | None, spec: str) -> str:
     """`auto`: compact for local models under 1B parameters (the embedded 135M one), full otherwise."""
@@ -49,7 +47,7 @@ def dedup(pairs: list[Pair], threshold: float, embedder: str) -> tuple[list[Pair
     seen: set[str] = set()
     exact: list[Pair] = []
     for p in pairs:
-        key = normalise_question(p.question)
+        key = normalize_text(p.question)
         if key in seen:
             dropped[p.step] += 1
         else:
@@ -84,11 +82,6 @@ def coverage(corpus: Corpus, pairs: list[Pair]) -> dict[str, Any]:
     }
 
 
-def _progress(show: bool) -> Progress:
-    return Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                    disable=not show, transient=True)
-
-
 def _load(corpus_path: str | Path | Corpus, cfg: ReflectConfig) -> Corpus:
     if isinstance(corpus_path, Corpus):
         return corpus_path
@@ -101,7 +94,7 @@ def _spec(cfg: ReflectConfig) -> str:
 
 def estimate(corpus_path: str | Path | Corpus, cfg: ReflectConfig | None = None) -> dict[str, Any]:
     """Calls and tokens per step before running (upper-bound style; later steps depend on earlier output)."""
-    cfg = cfg or ReflectConfig()
+    cfg = cfg or load_config().reflect_config()
     corpus = _load(corpus_path, cfg)
     spec = _spec(cfg)
     model = model_for("generator", override=spec) if cfg.profile == "auto" and spec != "embedded" else None
@@ -114,7 +107,7 @@ def estimate(corpus_path: str | Path | Corpus, cfg: ReflectConfig | None = None)
     schema_overhead = 120  # the JSON schema instruction added to every structured prompt
     if profile == "compact":
         if "direct" in cfg.steps and cfg.generator_questions:
-            prompt = sum(count(render("compact", "question", sentence=f.sentence)) + schema_overhead for f in ctx.facts)
+            prompt = sum(count(render_prompt("reflect/compact/question", sentence=f.sentence)) + schema_overhead for f in ctx.facts)
             steps["direct"] = {"calls": len(ctx.facts), "prompt_tokens": prompt, "completion_tokens": 48 * len(ctx.facts)}
     else:
         chunk_tokens = sum(count(c.text) for c in corpus.chunks)
@@ -146,13 +139,13 @@ def estimate(corpus_path: str | Path | Corpus, cfg: ReflectConfig | None = None)
 
 
 def reflect(corpus_path: str | Path | Corpus, output_dir: str | Path, cfg: ReflectConfig | None = None,
-            model: ChatModel | None = None, show_progress: bool = True) -> dict[str, Any]:
+            model: ChatModel | None = None, progress: Progress | None = None) -> dict[str, Any]:
     """Run the reflection pipeline and write the dataset directory; returns the manifest.
 
     `model` overrides the generator (tests pass scripted backends); otherwise `cfg.generator` or the
     config's generator role is loaded, and only if a step of the chosen profile needs it.
     """
-    cfg = cfg or ReflectConfig()
+    cfg = cfg or load_config().reflect_config()
     started = time.perf_counter()
     corpus = _load(corpus_path, cfg)
     spec = model.spec if model is not None else _spec(cfg)
@@ -167,16 +160,16 @@ def reflect(corpus_path: str | Path | Corpus, output_dir: str | Path, cfg: Refle
 
     probe = model if model is not None else (get_model() if cfg.profile == "auto" and spec != "embedded" else None)
     profile = choose_profile(cfg.profile, probe, spec)
-    progress = _progress(show_progress)
+    progress = or_silent(progress)
     ctx = RunContext(corpus, cfg, profile, get_model, progress)
     steps = set(cfg.steps)
     usage_by_step: dict[str, dict[str, int]] = {}
     intermediate: dict[str, list[dict]] = {}
 
-    overall = progress.add_task("reflect", total=len(steps))
+    overall = progress.task("reflect", total=len(steps))
 
     def run(step: str, fn, *args):
-        progress.update(overall, description=f"reflect: {step}")
+        overall.update(description=f"reflect: {step}")
         before = holder["m"].usage.as_dict() if "m" in holder else None
         t0 = time.perf_counter()
         result = fn(*args)
@@ -185,10 +178,10 @@ def reflect(corpus_path: str | Path | Corpus, output_dir: str | Path, cfg: Refle
             base = before or usage_at_load
             usage_by_step[step] = {k: after[k] - base.get(k, 0) for k in after}
         ctx.stats[step].notes["seconds"] = round(time.perf_counter() - t0, 1)
-        progress.advance(overall)
+        overall.advance()
         return result
 
-    with progress:
+    with overall:
         pairs: list[Pair] = []
         for kind in ("direct", "indirect"):
             if kind in steps:
@@ -236,7 +229,7 @@ def reflect(corpus_path: str | Path | Corpus, output_dir: str | Path, cfg: Refle
     valid_calls = sum(s.schema_valid for s in ctx.stats.values())
     vstats = ctx.stats.get("verify")
     manifest: dict[str, Any] = {
-        "format": FORMAT,
+        "format": REFLECTIONS_FORMAT,
         "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
         "corpus": {"source": str(corpus_path) if not isinstance(corpus_path, Corpus) else None, "hash": corpus.hash,
                    "documents": len(corpus.documents), "chunks": len(corpus.chunks),
@@ -271,20 +264,20 @@ def reflect(corpus_path: str | Path | Corpus, output_dir: str | Path, cfg: Refle
         "wall_seconds": round(wall, 2),
     }
     with atomic_dir(output_dir) as tmp:
-        atomic_write_jsonl(tmp / "reflections.jsonl", [p.record() for p in pairs])
+        atomic_write_jsonl(tmp / REFLECTIONS_FILE, [p.record() for p in pairs])
         atomic_write_jsonl(tmp / "messages.jsonl", [{"messages": [{"role": "user", "content": p.question},
                                                                   {"role": "assistant", "content": p.answer}]}
                                                     for p in pairs])
         atomic_write_jsonl(tmp / "corpus.jsonl", corpus.records())
         for step, rows in intermediate.items():
             atomic_write_jsonl(tmp / "steps" / f"{step}.jsonl", rows)
-        atomic_write_json(tmp / "manifest.json", manifest)
+        atomic_write_json(tmp / REFLECTIONS_MANIFEST, manifest)
     return manifest
 
 
 def read_reflections(output_dir: str | Path) -> list[dict]:
     """The `reflections.jsonl` rows of a dataset directory."""
-    path = Path(output_dir) / "reflections.jsonl"
+    path = Path(output_dir) / REFLECTIONS_FILE
     if not path.exists():
-        raise FileNotFoundError(f"{output_dir} is not a reflection dataset (no reflections.jsonl)")
+        raise FileNotFoundError(f"{output_dir} is not a reflection dataset (no {REFLECTIONS_FILE})")
     return read_jsonl(path)

@@ -1,36 +1,9 @@
-"""The records the pipeline produces and the JSON schemas each generator call must fill."""
+"""The JSON schemas each generator call must fill (one per kind of call). The pairs themselves are
+`memo.records.Pair`."""
 
 from __future__ import annotations
 
-import hashlib
-from dataclasses import asdict, dataclass, field
-
 from pydantic import BaseModel, Field
-
-ABSTAIN = "I don't know."
-
-
-@dataclass
-class Pair:
-    """One reflection. Provenance (doc_ids, chunk_ids, derived_from) never enters the training text."""
-
-    question: str
-    answer: str
-    step: str
-    doc_ids: list[str]
-    chunk_ids: list[str]
-    derived_from: list[str] = field(default_factory=list)
-    paraphrases: list[str] = field(default_factory=list)
-
-    @property
-    def id(self) -> str:
-        return "r-" + hashlib.sha256(f"{self.question}\x1f{self.answer}".encode()).hexdigest()[:12]
-
-    def record(self) -> dict:
-        return {"id": self.id, **asdict(self)}
-
-
-# -- generator output schemas (one per kind of call) ---------------------------------------------------------
 
 
 class QA(BaseModel):

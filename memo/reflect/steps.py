@@ -14,14 +14,15 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from typing import Callable, Sequence
 
-from rich.progress import Progress
 
 from ..corpus import Corpus, split_sentences
 from ..llm import ChatModel, GenParams, StructuredOutputError
-from .config import ReflectConfig
-from .prompts import render
-from .schemas import ABSTAIN, Check, CombinedList, CrossList, EntityList, Pair, QA, QAList, Question
-from .text import (WH, absolute_time, entities, entity_type, normalise_question, resolve_leading_pronoun,
+from ..settings import ReflectConfig
+from ..templates import render_prompt
+from ..progress import SILENT, Progress
+from ..records import ABSTAIN, Pair, normalize_text
+from .schemas import Check, CombinedList, CrossList, EntityList, QA, QAList, Question
+from .text import (WH, absolute_time, entities, entity_type, resolve_leading_pronoun,
                    self_containment_problems, starts_with_pronoun, subject_of)
 
 NO_ANCHOR_STEPS = {"entity", "cross_document", "abstention"}  # questions that describe rather than name
@@ -53,7 +54,7 @@ class RunContext:
     cfg: ReflectConfig
     profile: str
     model_factory: Callable[[], ChatModel]
-    progress: Progress | None = None
+    progress: Progress = SILENT
     stats: dict[str, StepStats] = field(default_factory=lambda: defaultdict(StepStats))
     groups: list[list[str]] = field(default_factory=list)
     _model: ChatModel | None = None
@@ -77,22 +78,19 @@ class RunContext:
         out: list = []
         if not prompts:
             return out
-        task = self.progress.add_task(f"{step}", total=len(prompts)) if self.progress else None
         size = max(1, self.model.batch_size) * 2
-        for start in range(0, len(prompts), size):
-            convs = [[{"role": "user", "content": p}] for p in prompts[start : start + size]]
-            for r in self.model.structured_batch(convs, schema, params):
-                stats.calls += 1
-                if isinstance(r, StructuredOutputError):
-                    stats.dropped["schema invalid"] += 1
-                    out.append(None)
-                else:
-                    stats.schema_valid += 1
-                    out.append(r)
-            if task is not None:
-                self.progress.advance(task, len(convs))
-        if task is not None:
-            self.progress.remove_task(task)
+        with self.progress.task(step, total=len(prompts)) as task:
+            for start in range(0, len(prompts), size):
+                convs = [[{"role": "user", "content": p}] for p in prompts[start : start + size]]
+                for r in self.model.structured_batch(convs, schema, params):
+                    stats.calls += 1
+                    if isinstance(r, StructuredOutputError):
+                        stats.dropped["schema invalid"] += 1
+                        out.append(None)
+                    else:
+                        stats.schema_valid += 1
+                        out.append(r)
+                task.advance(len(convs))
         return out
 
 
@@ -230,7 +228,7 @@ def clean_question(text: str, fact: Fact) -> str | None:
     if not m:
         return None
     q = " ".join(m.group(0).split()).lstrip("0123456789.:- ")
-    if len(q.split()) < 4 or len(q.split()) > 30 or normalise_question(q) == normalise_question(fact.sentence):
+    if len(q.split()) < 4 or len(q.split()) > 30 or normalize_text(q) == normalize_text(fact.sentence):
         return None
     if q.lower().startswith(("what is the answer", "is the", "does the", "do the")):
         return None
@@ -261,7 +259,7 @@ def _extract_full(ctx: RunContext, kind: str) -> list[Pair]:
     for chunk in ctx.corpus.chunks:
         doc = ctx.corpus.doc(chunk.doc_id)
         for k in range(ctx.cfg.samples):
-            prompts.append(render("full", kind, title=doc.title or "(none)", date=doc.date or "(unknown)", text=chunk.text))
+            prompts.append(render_prompt(f"reflect/full/{kind}", title=doc.title or "(none)", date=doc.date or "(unknown)", text=chunk.text))
             chunks.append((chunk, k))
     pairs: list[Pair] = []
     # One seed per sample index: the cache key differs per sample, so samples differ and re-runs repeat.
@@ -285,7 +283,7 @@ def _extract_compact(ctx: RunContext, kind: str) -> list[Pair]:
         facts = ctx.facts
         proposed: list = [None] * len(facts)
         if ctx.cfg.generator_questions:
-            proposed = ctx.ask("direct", [render("compact", "question", sentence=f.sentence) for f in facts], Question,
+            proposed = ctx.ask("direct", [render_prompt("reflect/compact/question", sentence=f.sentence) for f in facts], Question,
                                GenParams(temperature=0.0, max_tokens=48, seed=ctx.cfg.seed))
         pairs = []
         for fact, res in zip(facts, proposed):
@@ -338,7 +336,7 @@ def consolidate(ctx: RunContext, pairs: list[Pair]) -> list[Pair]:
 
 def _consolidate_full(ctx: RunContext, docs: dict[str, list[Pair]]) -> list[Pair]:
     items = [(d, ps[:40]) for d, ps in docs.items()]
-    prompts = [render("full", "consolidate", pairs="\n".join(f"{i}. Q: {p.question} A: {p.answer}"
+    prompts = [render_prompt("reflect/full/consolidate", pairs="\n".join(f"{i}. Q: {p.question} A: {p.answer}"
                                                              for i, p in enumerate(ps, 1))) for _, ps in items]
     params = GenParams(temperature=0.7, top_p=0.95, max_tokens=1024, seed=ctx.cfg.seed)
     out = []
@@ -437,7 +435,7 @@ def verify(ctx: RunContext, pairs: list[Pair]) -> tuple[list[Pair], list[dict]]:
     first_pass_clean = sum(1 for _, _, probs in pending if not probs)
     if ctx.profile == "full":
         clean = [i for i, (_, _, probs) in enumerate(pending) if not probs]
-        checks = ctx.ask("verify", [render("full", "check", question=pending[i][1].question, answer=pending[i][1].answer)
+        checks = ctx.ask("verify", [render_prompt("reflect/full/check", question=pending[i][1].question, answer=pending[i][1].answer)
                                     for i in clean], Check, GenParams(temperature=0.0, max_tokens=128))
         for i, chk in zip(clean, checks):
             if chk is not None and not chk.self_contained:
@@ -456,7 +454,7 @@ def verify(ctx: RunContext, pairs: list[Pair]) -> tuple[list[Pair], list[dict]]:
             break
         if ctx.profile == "full":
             chunk_text = {c.id: c.text for c in ctx.corpus.chunks}
-            prompts = [render("full", "fix", problems="; ".join(pending[i][2]), question=pending[i][1].question,
+            prompts = [render_prompt("reflect/full/fix", problems="; ".join(pending[i][2]), question=pending[i][1].question,
                               answer=pending[i][1].answer,
                               text="\n".join(chunk_text[c] for c in pending[i][1].chunk_ids[:3])) for i in todo]
             fixes = ctx.ask("verify", prompts, QA, GenParams(temperature=0.3 if attempt else 0.0, max_tokens=256,
@@ -473,7 +471,7 @@ def verify(ctx: RunContext, pairs: list[Pair]) -> tuple[list[Pair], list[dict]]:
             pending[i] = (pending[i][0], new, probs)
             (still if probs else recheck).append(i)
         if ctx.profile == "full" and recheck:
-            checks = ctx.ask("verify", [render("full", "check", question=pending[i][1].question,
+            checks = ctx.ask("verify", [render_prompt("reflect/full/check", question=pending[i][1].question,
                                                answer=pending[i][1].answer) for i in recheck],
                              Check, GenParams(temperature=0.0, max_tokens=128))
             for i, chk in zip(recheck, checks):
@@ -512,7 +510,7 @@ def surface_entities(ctx: RunContext, pairs: list[Pair]) -> list[Pair]:
 
 def _entities_full(ctx: RunContext, pairs: list[Pair]) -> list[Pair]:
     docs = ctx.corpus.documents
-    lists = ctx.ask("entity", [render("full", "entity_list", text=d.text[:6000]) for d in docs], EntityList,
+    lists = ctx.ask("entity", [render_prompt("reflect/full/entity_list", text=d.text[:6000]) for d in docs], EntityList,
                     GenParams(temperature=0.0, max_tokens=512))
     jobs = []
     for doc, res in zip(docs, lists):
@@ -525,7 +523,7 @@ def _entities_full(ctx: RunContext, pairs: list[Pair]) -> list[Pair]:
             facts = [p for p in doc_pairs if name.lower() in (p.question + " " + p.answer).lower()][:12]
             if facts:
                 jobs.append((doc, name, kind, facts))
-    prompts = [render("full", "entity_questions", name=name, type=kind,
+    prompts = [render_prompt("reflect/full/entity_questions", name=name, type=kind,
                       facts="\n".join(f"- {p.answer}" for p in facts)) for _, name, kind, facts in jobs]
     results = ctx.ask("entity", prompts, QAList, GenParams(temperature=0.7, top_p=0.95, max_tokens=1024, seed=ctx.cfg.seed))
     out = []
@@ -595,7 +593,7 @@ def _cross_full(ctx: RunContext, pairs: list[Pair]) -> list[Pair]:
         per_doc = [(d, ps) for d, ps in per_doc if ps]
         if len(per_doc) >= 2:
             jobs.append(per_doc)
-    prompts = [render("full", "cross_document", documents="\n\n".join(
+    prompts = [render_prompt("reflect/full/cross_document", documents="\n\n".join(
         f"Document {i}:\n" + "\n".join(f"- {p.answer}" for p in ps) for i, (_, ps) in enumerate(job, 1)))
         for job in jobs]
     results = ctx.ask("cross_document", prompts, CrossList,
@@ -691,9 +689,9 @@ def abstentions(ctx: RunContext, pairs: list[Pair]) -> list[Pair]:
         if fake.lower() in text or fake == real:
             continue
         q = p.question.replace(real, fake)
-        if normalise_question(q) in seen:
+        if normalize_text(q) in seen:
             continue
-        seen.add(normalise_question(q))
+        seen.add(normalize_text(q))
         out.append(Pair(q, ABSTAIN, "abstention", [], [], [p.id]))
     stats.notes["wanted"] = want
     stats.produced = len(out)

@@ -139,10 +139,6 @@ def absolute_time(sentence: str, date: str | None) -> str:
     return re.sub(r"\bin in\b", "in", sentence)
 
 
-def normalise_question(q: str) -> str:
-    return " ".join(re.sub(r"[^\w\s]", " ", q.lower()).split())
-
-
 def self_containment_problems(question: str, answer: str, need_anchor: bool = True) -> list[str]:
     """Reasons a pair could not stand alone outside its document; empty when it can.
 

@@ -1,8 +1,8 @@
-"""The paper's two baselines, for ablations: `single` (decompose once, ask, answer) and `multi` (free loop)."""
+"""The paper's protocol ablations: `single` (decompose once, ask, answer) and `multi` (an unstructured loop)."""
 
 from __future__ import annotations
 
-from ..memory.prompt import ABSTAIN
+from ..records import ABSTAIN
 from .schemas import Decomposition, MultiTurn, Response
 from .session import Session, numbered
 from .trace import AskResult, Exchange

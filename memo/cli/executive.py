@@ -1,0 +1,43 @@
+"""`memo ask MEMORY "question"`: a thin shell over `memo.executive.ask`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from ..executive import PROTOCOLS, ask as ask_memory, render_tree
+from ..llm import model_for
+from ._common import config, console, run_cli
+
+
+def ask(
+    memory: Annotated[str, typer.Argument(help="A memory directory (store or version), or http://HOST:PORT/v1#MODEL.")],
+    question: Annotated[str, typer.Argument(help="The question.")],
+    executive: Annotated[Optional[str], typer.Option(
+        "--executive", "-e", help="Executive model spec (default: the config's executive role).")] = None,
+    protocol: Annotated[str, typer.Option(help=" | ".join(PROTOCOLS))] = "structured",
+    trace: Annotated[Optional[Path], typer.Option("--trace", help="Save the full trace here as JSON.")] = None,
+    show_trace: Annotated[bool, typer.Option("--show-trace/--no-show-trace", help="Print the trace tree.")] = True,
+    entity_turns: Annotated[Optional[int], typer.Option(help="Stage-2 turn budget (default 7).")] = None,
+    answer_turns: Annotated[Optional[int], typer.Option(help="Stage-3 turn budget (default 8).")] = None,
+    multi_turns: Annotated[Optional[int], typer.Option(help="Turn budget of the multi ablation (default 15).")] = None,
+    seed: Annotated[Optional[int], typer.Option(help="Sampling seed (part of the cache key).")] = None,
+) -> None:
+    """Answer a question by letting the executive question a memory; prints the answer and its trace."""
+    cfg = config()
+    settings = run_cli(cfg.executive_settings, entity_turns=entity_turns, answer_turns=answer_turns,
+                       multi_turns=multi_turns, seed=seed)
+    model = run_cli(model_for, "executive", cfg, executive)
+    with console.status("asking the memory…") as status:
+        result = run_cli(
+            ask_memory, memory, question, model, protocol, settings,
+            on_step=lambda step: status.update(f"{step.stage} {step.turn or ''}…"),
+        )
+    if show_trace:
+        console.print(render_tree(result))
+    if trace is not None:
+        result.save(trace)
+        console.print(f"[dim]trace saved to {trace}[/]")
+    console.print(f"[bold green]Answer:[/] {result.answer}", highlight=False)

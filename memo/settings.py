@@ -1,0 +1,158 @@
+"""The settings of each stage: the `[reflect]`, `[train]` and `[executive]` tables of memo.toml.
+
+`memo.config.Config` holds one of each, validated when memo.toml is loaded; `Config.reflect_config(**overrides)`,
+`Config.train_config(...)` and `Config.executive_settings(...)` give them with overrides applied, and every entry
+point of the Python API (`reflect`, `train`, `ask`, `add`, `run_demo`) takes one (or builds it from memo.toml when
+given none). Each stage re-exports its own (`memo.reflect.ReflectConfig`, `memo.memory.TrainConfig`,
+`memo.executive.ExecutiveSettings`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields, replace
+from typing import Any, Literal, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field
+
+D = TypeVar("D")
+
+
+def from_table(cls: type[D], table: dict[str, Any], **overrides: Any) -> D:
+    """An instance of the dataclass `cls` from a memo.toml table (or a manifest's record) plus the non-None
+    `overrides`; ValueError naming unknown keys or bad values."""
+    known = {f.name for f in fields(cls)}
+    unknown = set(table) - known
+    if unknown:
+        raise ValueError(f"unknown key(s): {', '.join(sorted(unknown))}")
+    return cls(**{**table, **{k: v for k, v in overrides.items() if v is not None}})
+
+
+def with_overrides(settings: D, **overrides: Any) -> D:
+    """A copy of the dataclass `settings` with the non-None `overrides` (validated again)."""
+    return replace(settings, **{k: v for k, v in overrides.items() if v is not None})
+
+# -- [reflect] -------------------------------------------------------------------------------------------------
+
+#: The pipeline's steps in run order. "abstention" adds "I don't know." pairs (on by default).
+STEPS = ("direct", "indirect", "consolidate", "verify", "entity", "cross_document", "abstention")
+PROFILES = ("auto", "full", "compact")
+
+
+@dataclass
+class ReflectConfig:
+    """How a corpus is turned into reflections (docs/REFLECTIONS.md); memo.toml's `[reflect]`."""
+
+    profile: str = "auto"  # full (paper prompts, capable generators) | compact (135M-friendly) | auto
+    generator: str | None = None  # model spec; None -> the config's generator role
+    steps: tuple[str, ...] = STEPS  # steps left out are skipped ("verify" left out passes pairs through unchecked)
+    chunk_tokens: int = 256
+    overlap_tokens: int = 32
+    seed: int = 0
+    temperature: float = 1.1  # extraction sampling in the full profile (paper: 1.1, top_p 0.95)
+    top_p: float = 0.95
+    samples: int = 1  # extraction samples per chunk and pass (full profile), each with its own seed
+    generator_questions: bool = False  # compact: let the generator propose each sentence's question (rules back it up)
+    max_fix_attempts: int = 5
+    embedder: str = "minilm"
+    group_size: int = 4  # largest cross-document group
+    group_similarity: float = 0.55  # cosine of document embeddings that links two documents
+    grouping_file: str | None = None  # JSON list of lists of document ids / titles / sources
+    near_duplicate: float = 0.95  # cosine of question+answer embeddings above which a pair is a duplicate
+    abstention_ratio: float = 0.1  # abstention pairs per kept pair
+    price_in_per_mtok: float | None = None  # price per million prompt tokens, for --dry-run cost estimates
+    price_out_per_mtok: float | None = None
+
+    def __post_init__(self) -> None:
+        if self.profile not in PROFILES:
+            raise ValueError(f"unknown profile {self.profile!r}; choose one of {', '.join(PROFILES)}")
+        self.steps = tuple(self.steps)
+        unknown = [s for s in self.steps if s not in STEPS]
+        if unknown:
+            raise ValueError(f"unknown step(s) {', '.join(unknown)}; steps are {', '.join(STEPS)}")
+        if self.max_fix_attempts < 1 or self.group_size < 2 or self.samples < 1:
+            raise ValueError("max_fix_attempts >= 1, group_size >= 2 and samples >= 1 are required")
+
+
+# -- [train] ---------------------------------------------------------------------------------------------------
+
+Method = Literal["full", "lora"]
+Schedule = Literal["constant", "linear", "cosine"]
+
+
+@dataclass
+class TrainConfig:
+    """How a memory is trained (docs/MEMORY.md); memo.toml's `[train]`. Defaults are the fastest recipe measured in
+    bench/train_speed.py. A memory's manifest records it (`from_table(TrainConfig, manifest["training"]["config"])`
+    reads it back)."""
+
+    method: Method = "full"
+    max_epochs: int = 8
+    lr: float | None = None  # None: 2e-4 for full, 1e-3 for LoRA
+    schedule: Schedule = "linear"
+    warmup_ratio: float = 0.05
+    weight_decay: float = 0.01
+    grad_clip: float = 1.0
+    batch_size: int = 8  # pairs per device per optimizer step (before accumulation)
+    grad_accum: int = 1
+    freeze_embeddings: bool = True  # tied input/output embeddings: a quarter of the small model's weights
+    # The first N decoder layers stay as in the base: no backward pass through them. On the 200-fact benchmark,
+    # freezing the lower half made steps 1.36x faster but cost 2.5 points of exact and 17 of paraphrase recall.
+    freeze_layers: int = 0
+    lora_r: int = 16
+    lora_alpha: int = 32
+    lora_dropout: float = 0.05
+    merge_lora: bool = False  # save merged full weights instead of an adapter
+    eval_size: int = 64  # training pairs whose recall is measured after each epoch
+    target_recall: float = 1.0  # stop as soon as the eval sample reaches this recall ...
+    target_abstention: float = 0.8  # ... and this share of held-out unseen-name questions get "I don't know."
+    patience: int = 2  # ... or after this many epochs without improvement
+    abstention_ratio: float = 0.1  # synthesise "I don't know." pairs up to this share when the data has fewer
+    # ... and at least this many (never more than there are facts; none when abstention_ratio is 0): on 20 facts,
+    # 6 per epoch left the memory bluffing about unseen names (1 of 4 abstained), 20 per epoch taught it (4 of 4).
+    min_abstentions: int = 20
+    max_length: int = 1024  # longer pairs are dropped (counted in the manifest)
+    checkpoint_every: int = 0  # optimizer steps between mid-epoch checkpoints; 0: only at epoch ends
+    gradient_checkpointing: bool | None = None  # None: on GPU only
+    mixed_precision: Literal["no", "bf16", "fp16"] | None = None  # None: bf16 on GPU, fp32 on CPU (bf16 is slow there)
+    threads: int | None = None  # CPU threads for torch; None: torch's default (one per core)
+    replay_share: float = 0.5  # with `replay` pairs: the share of them trained on each epoch, in rotation
+    seed: int = 0
+
+    def learning_rate(self) -> float:
+        return self.lr if self.lr is not None else (1e-3 if self.method == "lora" else 2e-4)
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+# -- [executive] -----------------------------------------------------------------------------------------------
+
+class ExecutiveSettings(BaseModel):
+    """Budgets and temperatures of the executive (docs/EXECUTIVE.md); memo.toml's `[executive]`. Defaults are the
+    research code's (paper section 4)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    # Budgets.
+    entity_turns: int = Field(7, ge=0, description="stage 2 (entity identification) turns")
+    answer_turns: int = Field(8, ge=0, description="stage 3 (answer seeking) turns")
+    multi_turns: int = Field(15, ge=1, description="turns of the unstructured `multi` baseline")
+    dead_end_idks: int = Field(3, ge=1, description="IDKs after which a sub-question is a dead end")
+    demote_idks: int = Field(2, ge=1, description="targeted IDKs in a row that demote a candidate")
+    eliminate_idks: int = Field(3, ge=1, description="targeted IDKs in a row that eliminate a candidate")
+    questions_per_turn: int = Field(3, ge=1, description="sub-questions one stage-2/3 turn may send")
+    grounding_questions: int = Field(12, ge=1, description="cap on stage-1 sub-questions")
+    # Executive temperatures: grounding / entity / answer / final (the research code's 0.4 / 0.4 / 1.0 / 0.3).
+    grounding_temperature: float = Field(0.4, ge=0)
+    entity_temperature: float = Field(0.4, ge=0)
+    answer_temperature: float = Field(1.0, ge=0)
+    final_temperature: float = Field(0.3, ge=0)
+    # Memory temperatures per stage (0.1 / 0.1 / 0.3).
+    memory_grounding_temperature: float = Field(0.1, ge=0)
+    memory_entity_temperature: float = Field(0.1, ge=0)
+    memory_answer_temperature: float = Field(0.3, ge=0)
+    # Executive calls.
+    retries: int = Field(2, ge=0, description="new samples after a malformed executive output, before degrading")
+    max_tokens: int = Field(512, ge=16, description="output budget of one executive step")
+    memory_max_tokens: int = Field(128, ge=8, description="output budget of one memory answer")
+    top_p: float = Field(0.95, gt=0, le=1)
+    seed: int = 0

@@ -4,8 +4,9 @@ The executive only ever sends natural-language sub-questions and reads short ans
 sub-questions go to the memory as one batch (batched generation locally, concurrent requests remotely).
 
     LocalMemory(path)       a memory artifact (store or version dir) answered in this process, with citations
-    RemoteMemory(spec)      a memory served behind an OpenAI-compatible endpoint, e.g. vLLM serving the
-                            artifact dir: its saved chat template formats the prompt exactly as in training
+    RemoteMemory(spec)      a memory served behind an OpenAI-compatible endpoint: `memo serve` (versioned, cached
+                            per version) or vLLM serving the artifact dir (its saved chat template formats the
+                            prompt exactly as in training)
 """
 
 from __future__ import annotations
@@ -14,9 +15,10 @@ from abc import ABC, abstractmethod
 from pathlib import Path
 from typing import TYPE_CHECKING, Sequence
 
+import httpx
 from pydantic import BaseModel
 
-from ..llm import ChatModel, GenParams, load_model, parse_spec
+from ..llm import ChatModel, GenParams, LLMError, load_model, parse_spec
 from ..memory.prompt import prompt_messages
 from ..records import is_abstention
 
@@ -65,22 +67,72 @@ class MemoryClient(ABC):
 
 
 class RemoteMemory(MemoryClient):
-    """A memory behind an OpenAI-compatible endpoint (`http://host:port/v1#MODEL`), through the response cache."""
+    """A memory behind an OpenAI-compatible endpoint (`http://host:port/v1#NAME`).
 
-    def __init__(self, spec: str | ChatModel):
+    The response cache must never answer for a memory that was re-published under the same URL and name, so:
+    before each batch the client asks the server which version of NAME it serves (`GET /models`; a memo server,
+    `memo serve`, reports it in each model's `memo.version`). With a version, questions go to the pinned model
+    `NAME@VERSION`: the version is part of the cache key, and the server refuses a version it no longer serves (the
+    client then looks again and asks the new one), so a cached answer always belongs to the version that gave it.
+    A server that reports no version (vLLM, llama.cpp...) is not cached unless `cache=True` (use it only when that
+    endpoint is never redeployed under the same name); `cache=False` never caches.
+
+    Raises LLMError for a spec that is not an endpoint.
+    """
+
+    def __init__(self, spec: str, cache: bool | None = None):
         super().__init__()
-        self.model = load_model(spec) if isinstance(spec, str) else spec
-        self.description = self.model.spec
+        parsed = parse_spec(spec)
+        if parsed.kind != "openai" or not parsed.base_url or not parsed.model:
+            raise LLMError(f"{spec!r} is not an endpoint memory: write it as http://HOST:PORT/v1#NAME")
+        self.spec, self.description, self.cache = spec, spec, cache
+        self.base_url, self.name = parsed.base_url.rstrip("/"), parsed.model
+        self._api_key = parsed.api_key(spec)
+        self._models: dict[str | None, ChatModel] = {}
+
+    def served_version(self) -> str | None:
+        """The version of the memory the server answers with now, or None when it reports none (or cannot say)."""
+        try:
+            reply = httpx.get(f"{self.base_url}/models", headers={"Authorization": f"Bearer {self._api_key}"},
+                              timeout=10)
+            reply.raise_for_status()
+            entries = reply.json().get("data") or []
+        except (httpx.HTTPError, ValueError, AttributeError):
+            return None
+        for entry in entries:
+            extra = entry.get("memo") if isinstance(entry, dict) and entry.get("id") == self.name else None
+            if isinstance(extra, dict) and isinstance(extra.get("version"), str) and extra["version"]:
+                return extra["version"]
+        return None
+
+    def _model(self, version: str | None) -> ChatModel:
+        if version not in self._models:
+            if version is None:
+                self._models[None] = load_model(self.spec, cache=bool(self.cache))
+            else:
+                self._models[version] = load_model(f"{self.base_url}#{self.name}@{version}", cache=True)
+        return self._models[version]
 
     def _ask(self, questions: list[str], temperature: float, max_tokens: int, seed: int) -> list[MemoryReply]:
         params = GenParams(temperature=temperature, max_tokens=max_tokens, seed=seed)
-        answers = self.model.chat_batch([prompt_messages(q) for q in questions], params)
+        conversations = [prompt_messages(q) for q in questions]
+        version = None if self.cache is False else self.served_version()
+        try:
+            answers = self._model(version).chat_batch(conversations, params)
+        except LLMError:
+            newer = None if version is None else self.served_version()
+            if newer is None or newer == version:
+                raise
+            answers = self._model(newer).chat_batch(conversations, params)  # published while we asked
         return [MemoryReply(question=q, answer=a.strip(), abstained=is_abstention(a)) for q, a in zip(questions, answers)]
 
     def usage(self) -> dict[str, int]:
-        u = self.model.usage
-        return {"questions": self.questions_asked, "calls": u.calls, "prompt_tokens": u.prompt_tokens,
-                "completion_tokens": u.completion_tokens, "cache_hits": u.cache_hits}
+        totals = {"questions": self.questions_asked, "calls": 0, "prompt_tokens": 0, "completion_tokens": 0,
+                  "cache_hits": 0}
+        for model in self._models.values():
+            for key, value in model.usage.as_dict().items():
+                totals[key] += value
+        return totals
 
 
 class LocalMemory(MemoryClient):
@@ -92,9 +144,12 @@ class LocalMemory(MemoryClient):
 
     def __init__(self, memory: "str | Path | MemoryModel"):
         super().__init__()
-        from ..memory import MemoryModel
+        if isinstance(memory, (str, Path)):
+            from ..memory import MemoryModel
 
-        self.memory = memory if isinstance(memory, MemoryModel) else MemoryModel.load(memory)
+            self.memory = MemoryModel.load(memory)
+        else:  # a MemoryModel, or an object with its `ask` and `path` (a server's batched memory)
+            self.memory = memory
         self.description = str(memory if isinstance(memory, (str, Path)) else memory.path)
 
     def _ask(self, questions: list[str], temperature: float, max_tokens: int, seed: int) -> list[MemoryReply]:

@@ -1,0 +1,35 @@
+"""Serving: a memory behind an OpenAI-compatible HTTP API and an MCP server, secure by default.
+
+    from memo.serve import MemoryService, ServeSettings, create_app, serve_http
+    service = MemoryService("mem/", ServeSettings(max_batch=16), executive="openai:gpt-4o-mini")
+    serve_http(create_app(service, api_key=None), host="127.0.0.1", port=8000)
+
+Models: the memory itself (id = its name) and `memo` (the whole answerer). Endpoints, extra response fields,
+limits, hot reload and MCP setup: docs/SERVING.md.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .batching import DynamicBatcher, MemoryResult, Saturated
+from .guard import check_bind, is_loopback
+from .live import LiveMemory, Loaded
+from .mcp_server import create_mcp_http_app, create_mcp_server, run_stdio
+from .openai_api import create_app
+from .service import ANSWERER_MODEL, AnswerOptions, MemoryService, ServeSettings, VersionNotServed
+
+__all__ = [
+    "ANSWERER_MODEL", "AnswerOptions", "DynamicBatcher", "LiveMemory", "Loaded", "MemoryResult", "MemoryService",
+    "Saturated", "ServeSettings", "VersionNotServed", "check_bind", "create_app", "create_mcp_http_app",
+    "create_mcp_server", "is_loopback", "run_stdio", "serve_http",
+]
+
+
+def serve_http(app: Any, host: str, port: int, api_key: str | None = None, log_level: str = "info") -> None:
+    """Run an app of this package with uvicorn until interrupted; refuses a non-loopback `host` without a key
+    (ValueError). Access lines come from the app's own log (`memo.serve`), with request ids."""
+    import uvicorn
+
+    check_bind(host, api_key)
+    uvicorn.run(app, host=host, port=port, log_level=log_level, access_log=False)

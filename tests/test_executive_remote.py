@@ -85,9 +85,22 @@ def test_remote_memory_batches_concurrently_detects_abstention_and_caches(server
     assert sorted(json.dumps(r["messages"]) for r in sent) == sorted(json.dumps(prompt_messages(q)) for q in questions)
     assert all(r["temperature"] == 0.1 for r in sent)
     assert memory.usage()["calls"] == 5 and memory.usage()["completion_tokens"] == 15
+    # This server reports no memory version, so it could be redeployed under the same name: nothing is cached.
     memory.ask(questions, temperature=0.1)
-    assert len(server.requests) == before + 5  # the re-run came from the response cache
-    assert memory.usage()["cache_hits"] == 5 and memory.usage()["questions"] == 10
+    assert len(server.requests) == before + 10 and memory.usage()["cache_hits"] == 0
+
+
+def test_remote_memory_of_an_unversioned_server_is_cached_only_when_asked(server):
+    questions = ["Who founded Veltrona Labs?", "Who painted the Ostrel mural?"]
+    opted_in = RemoteMemory(f"{server.url}#memory", cache=True)
+    before = len(server.requests)
+    first = opted_in.ask(questions)
+    assert [r.answer for r in opted_in.ask(questions)] == [r.answer for r in first]
+    assert len(server.requests) == before + 2  # the re-run came from the response cache
+    assert opted_in.usage()["cache_hits"] == 2 and opted_in.usage()["questions"] == 4
+    never = RemoteMemory(f"{server.url}#memory", cache=False)
+    never.ask(questions)
+    assert len(server.requests) == before + 4
 
 
 def test_memo_ask_with_endpoint_executive_and_remote_memory(server, tmp_path):

@@ -271,6 +271,40 @@ def test_refuses_to_listen_beyond_loopback_without_a_key(store, monkeypatch):
     assert "Traceback" not in result.output
 
 
+def test_memo_serve_command_serves_with_the_key_from_the_environment(store, tmp_path):
+    """The real `memo serve` process: MEMO_API_KEY is its key, the openai client gets answers, Ctrl-C stops it."""
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    import memo
+    from conftest import free_port
+
+    port = free_port()
+    env = {**os.environ, "PYTHONPATH": str(Path(memo.__file__).parents[1]), "MEMO_API_KEY": KEY}
+    proc = subprocess.Popen([sys.executable, "-m", "memo", "serve", str(store), "--port", str(port)], env=env,
+                            cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        url = f"http://127.0.0.1:{port}/v1"
+        deadline = time.time() + 120
+        while True:
+            assert proc.poll() is None and time.time() < deadline, proc.stdout.read() if proc.poll() else "no start"
+            try:
+                if httpx.get(f"{url}/models", headers={"Authorization": f"Bearer {KEY}"}).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.3)
+        assert httpx.get(f"{url}/models").status_code == 401
+        reply = client(url).chat.completions.create(model="vaults", messages=[{"role": "user", "content": ALPHA}],
+                                                   extra_headers={"X-Request-ID": "cli-request-7"})
+        assert reply.choices[0].message.content in ("red", "teal")
+    finally:
+        proc.send_signal(signal.SIGINT)
+        out, _ = proc.communicate(timeout=30)
+    assert "serving vaults" in out and "cli-request-7 POST /v1/chat/completions -> 200" in out
+    assert "Traceback" not in out
+
 # -- MCP ------------------------------------------------------------------------------------------------------
 
 

@@ -88,7 +88,8 @@ class RemoteMemory(MemoryClient):
         self.spec, self.description, self.cache = spec, spec, cache
         self.base_url, self.name = parsed.base_url.rstrip("/"), parsed.model
         self._api_key = parsed.api_key(spec)
-        self._models: dict[str | None, ChatModel] = {}
+        # The model for answers without a version (built now, so a bad spec or a missing key fails here).
+        self._models: dict[str | None, ChatModel] = {None: load_model(spec, cache=bool(cache))}
 
     def served_version(self) -> str | None:
         """The version of the memory the server answers with now, or None when it reports none (or cannot say)."""
@@ -107,10 +108,7 @@ class RemoteMemory(MemoryClient):
 
     def _model(self, version: str | None) -> ChatModel:
         if version not in self._models:
-            if version is None:
-                self._models[None] = load_model(self.spec, cache=bool(self.cache))
-            else:
-                self._models[version] = load_model(f"{self.base_url}#{self.name}@{version}", cache=True)
+            self._models[version] = load_model(f"{self.base_url}#{self.name}@{version}", cache=True)
         return self._models[version]
 
     def _ask(self, questions: list[str], temperature: float, max_tokens: int, seed: int) -> list[MemoryReply]:

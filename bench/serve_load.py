@@ -163,6 +163,7 @@ def _date() -> str:
 
 def render(rows: dict, args, train_seconds: float | None) -> str:
     on, off = rows.values()
+    command = " ".join(["bench/serve_load.py", *(a for a in sys.argv[1:] if a != "--no-write")])
     memory = f"`{args.memory}`" if args.memory else \
         f"embedded full fine-tune on the {len(SAMPLE_PAIRS)} sample facts (trained in {train_seconds:.0f} s)"
     lines = [
@@ -170,7 +171,7 @@ def render(rows: dict, args, train_seconds: float | None) -> str:
         f"### {args.requests} concurrent requests to the memory model ({_date()}, 2-core CPU, no GPU; "
         "other work may have shared the CPU)",
         "",
-        "Command: `flock /tmp/memo-bench.lock timeout 1800 .venv/bin/python bench/serve_load.py`. Memory: "
+        f"Command: `flock /tmp/memo-bench.lock timeout 1800 .venv/bin/python {command}`. Memory: "
         f"{memory}; `memo serve` (FastAPI + uvicorn) on 127.0.0.1, the client (httpx, asyncio) in the same "
         f"process; each request one of the sample questions, max_tokens {args.max_tokens}, queue limit "
         f"{args.max_queue}.",

@@ -14,13 +14,11 @@ from ._common import OPTIONS, config, err_console, fail, run_cli
 _KEY_HELP = "Bearer key every request must carry (default: MEMO_API_KEY); required to listen beyond 127.0.0.1."
 
 
-def _service(memory: Path, name: Optional[str], executive: Optional[list[str]], protocol: str,
-             max_batch: int, batch_window_ms: float, max_queue: int, max_answers: int, max_tokens_limit: int,
-             max_body_kb: int):
+def _service(memory: Path, name: Optional[str], executive: Optional[list[str]], protocol: str, **limits):
+    """The MemoryService of a command (limits: ServeSettings fields; their defaults otherwise)."""
     from ..serve import MemoryService, ServeSettings
 
-    settings = run_cli(ServeSettings, max_batch=max_batch, batch_window=batch_window_ms / 1000, max_queue=max_queue,
-                       max_answers=max_answers, max_tokens_limit=max_tokens_limit, max_body_bytes=max_body_kb * 1024)
+    settings = run_cli(ServeSettings, **limits)
     cfg = config()
     with err_console.status(f"loading {memory}…"):
         return run_cli(MemoryService, memory, settings, executive=executive or None, protocol=protocol,
@@ -74,8 +72,9 @@ def serve(
     from ..serve import check_bind, create_app, serve_http
 
     run_cli(check_bind, host, api_key)
-    service = _service(memory, name, executive, protocol, max_batch, batch_window_ms, max_queue, max_answers,
-                       max_tokens_limit, max_body_kb)
+    service = _service(memory, name, executive, protocol, max_batch=max_batch, batch_window=batch_window_ms / 1000,
+                       max_queue=max_queue, max_answers=max_answers, max_tokens_limit=max_tokens_limit,
+                       max_body_bytes=max_body_kb * 1024)
     _log_to_stderr()
     err_console.print(f"serving [bold]{service.name}[/] ({service.live.current.version}) and [bold]memo[/] at "
                       f"http://{host}:{port}/v1" + ("" if api_key else " (no API key: loopback only)"),
@@ -93,14 +92,9 @@ def mcp(
     name: NameOpt = None,
     executive: ExecutiveOpt = None,
     protocol: ProtocolOpt = "structured",
-    max_batch: BatchOpt = 16,
-    batch_window_ms: WindowOpt = 10.0,
-    max_queue: QueueOpt = 256,
-    max_answers: AnswersOpt = 2,
-    max_tokens_limit: TokensOpt = 1024,
-    max_body_kb: BodyOpt = 1024,
 ) -> None:
-    """Serve a memory as MCP tools (ask_memory, answer, memory_info) over stdio or streamable HTTP."""
+    """Serve a memory as MCP tools (ask_memory, answer, memory_info) over stdio or streamable HTTP (default limits
+    and batching: see `memo serve`)."""
     import anyio
 
     from ..serve import check_bind, create_mcp_http_app, run_stdio, serve_http
@@ -109,8 +103,7 @@ def mcp(
         fail(f"unknown transport {transport!r}; choose stdio or http")
     if transport == "http":
         run_cli(check_bind, host, api_key)
-    service = _service(memory, name, executive, protocol, max_batch, batch_window_ms, max_queue, max_answers,
-                       max_tokens_limit, max_body_kb)
+    service = _service(memory, name, executive, protocol)
     _log_to_stderr()
     if transport == "stdio":
         anyio.run(run_stdio, service)

@@ -128,6 +128,9 @@ class MemoryService:
             self._executives[e.spec if isinstance(e, ChatModel) else e] = e
         self.default_executive = next(iter(self._executives))
         self.live = memory if isinstance(memory, LiveMemory) else LiveMemory(memory, name=name)
+        if self.live.name == ANSWERER_MODEL:
+            raise ValueError(f"the memory cannot be served as {ANSWERER_MODEL!r} (the answerer's model id); "
+                             "pass another name")
         s = self.settings
         self.batcher = DynamicBatcher(s.max_batch, s.batch_window, s.max_queue, s.top_k)
         self.loop: asyncio.AbstractEventLoop | None = None

@@ -217,6 +217,12 @@ def test_a_version_published_while_serving_is_served_afterwards(store, tiny_base
 
     # Issue 14 item 10: the remote client asks the new version, not the cache of the old one.
     assert old.ask([ALPHA])[0].answer == "teal"
+    # ... also when the switch falls between its look at the version and its question: the server refuses the
+    # pinned old version, and the client looks again.
+    racing = RemoteMemory(f"{url}#vaults")
+    looks = iter(["v0001", "v0002"])
+    racing.served_version = lambda: next(looks)
+    assert racing.ask(["What is the code of vault Bravo?"])[0].answer == "navy"
     with pytest.raises(openai.NotFoundError, match="not served"):  # a pinned old version is refused
         c.chat.completions.create(model="vaults@v0001", messages=[{"role": "user", "content": ALPHA}])
 
@@ -271,6 +277,7 @@ def test_refuses_to_listen_beyond_loopback_without_a_key(store, monkeypatch):
     assert "Traceback" not in result.output
 
 
+@pytest.mark.slow  # a whole process: imports and loading take ~20 s here
 def test_memo_serve_command_serves_with_the_key_from_the_environment(store, tmp_path):
     """The real `memo serve` process: MEMO_API_KEY is its key, the openai client gets answers, Ctrl-C stops it."""
     import os

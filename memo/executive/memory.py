@@ -129,7 +129,7 @@ class RemoteMemory(MemoryClient):
                   "cache_hits": 0}
         for model in self._models.values():
             for key, value in model.usage.as_dict().items():
-                totals[key] += value
+                totals[key] = totals.get(key, 0) + value
         return totals
 
 

@@ -66,7 +66,7 @@ async def _tool(work):
         return await work
     except Saturated as exc:
         raise ToolError(f"{exc}; retry after {exc.retry_after} s") from None
-    except (ValueError, LookupError, LLMError) as exc:
+    except (ValueError, LLMError) as exc:
         raise ToolError(str(exc)) from None
     except (TimeoutError, asyncio.TimeoutError):
         raise ToolError("no answer within the server's time limit") from None

@@ -26,7 +26,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from ..llm import LLMError
 from .batching import Saturated
 from .guard import Guard, error_body
-from .service import ANSWERER_MODEL, AnswerOptions, MemoryService
+from .service import ANSWERER_MODEL, AnswerOptions, MemoryService, VersionNotServed
 
 log = logging.getLogger("memo.serve")
 
@@ -188,7 +188,7 @@ async def _call(rid: str, work):
     except Saturated as exc:
         raise APIError(429, f"{exc}; retry after {exc.retry_after} s", "rate_limit_error", "rate_limit_exceeded",
                        headers={"retry-after": str(exc.retry_after)}) from None
-    except LookupError as exc:
+    except VersionNotServed as exc:
         raise APIError(404, str(exc), code="model_not_found", param="model") from None
     except ValueError as exc:
         raise APIError(400, str(exc)) from None

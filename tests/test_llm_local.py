@@ -7,7 +7,7 @@ from typing import Literal
 import pytest
 from pydantic import BaseModel
 
-from memo.llm import GenParams, LLMError, load_model, parse_spec
+from memo.llm import CompletionError, GenParams, LLMError, StructuredOutputError, load_model, parse_spec
 from memo.llm.local import LocalChatModel
 
 
@@ -23,13 +23,21 @@ class QA(BaseModel):
 
 def test_tiny_model_text_and_batch(tiny_model_dir):
     model = LocalChatModel(tiny_model_dir)
-    single = model.chat("Hello there", GenParams(max_tokens=5))
-    batch = model.chat_batch(["Hello there", "A much longer prompt that needs left padding to line up"],
-                             GenParams(max_tokens=5))
-    assert isinstance(single, str) and len(batch) == 2
+    short = [{"role": "user", "content": "Hello there"}]
+    long = [{"role": "user", "content": "A much longer prompt that needs left padding to line up"}]
+
+    def greedy_tokens(convs):
+        enc = model._encode(convs)
+        gen = model.model.generate(**enc, max_new_tokens=5, do_sample=False, pad_token_id=model.tokenizer.pad_token_id)
+        return gen[:, enc["input_ids"].shape[1]:].tolist()
+
     # Left padding must not change a greedy answer: the short prompt alone and in a batch agree.
-    assert batch[0] == single
-    assert model.usage.calls == 3
+    assert greedy_tokens([short])[0] == greedy_tokens([short, long])[0]
+    # The random model writes only special tokens: no text, which is an error, never an empty answer.
+    results = model.complete_batch([short, long], GenParams(max_tokens=5))
+    assert [r.reason for r in results] == ["empty", "empty"] and model.usage.calls == 2
+    with pytest.raises(CompletionError, match="no text before reaching max_tokens"):
+        model.chat(short, GenParams(max_tokens=5))
 
 
 def test_tiny_model_constrained_json_always_validates(tiny_model_dir):
@@ -42,7 +50,7 @@ def test_tiny_model_constrained_json_always_validates(tiny_model_dir):
 def test_truncated_constrained_json_is_reported_without_a_repair_round(tiny_model_dir):
     model = LocalChatModel(tiny_model_dir)
     results = model.structured_batch(["a", "b"], QA, GenParams(max_tokens=3))
-    assert all("does not match QA" in str(r) for r in results)
+    assert all(isinstance(r, StructuredOutputError) and r.reason == "truncated" for r in results)
     assert model.usage.calls == 2
 
 

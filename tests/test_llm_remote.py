@@ -193,6 +193,8 @@ def test_a_truncated_answer_is_returned_but_never_cached(server):
     [structured] = load_model(f"{server.url}#tiny").structured_batch(["who?"], Person)
     assert isinstance(structured, StructuredOutputError) and structured.reason == "truncated"
     assert len(server.requests) == 3  # no repair round: it would be cut the same way
+    result = CliRunner().invoke(cli_app, ["chat", "--model", f"{server.url}#tiny", "--max-tokens", "3", "Go on"])
+    assert result.exit_code == 0 and "The answer is" in result.output and "cut at --max-tokens 3" in result.output
 
 
 def test_no_choices_is_a_clear_error(server):

@@ -32,8 +32,8 @@ class CorruptCacheError(LLMError):
 
 class ResponseCache:
     """The SQLite file of cached answers. Raises CorruptCacheError at open when the file is damaged (checked with
-    `PRAGMA quick_check`, which reads every page: about a second per few hundred MB), and on any later read or
-    write that meets damage."""
+    `PRAGMA quick_check`, which reads every page once, so a large cache takes longer to open), and on any later
+    read or write that meets damage."""
 
     def __init__(self, path: str | Path):
         self.path = Path(path)

@@ -39,6 +39,17 @@ _LOOPBACK = {"127.0.0.1", "localhost", "::1", "0.0.0.0"}
 _SAMPLING_FIELDS = ("temperature", "top_p", "seed", "stop")
 
 
+#: How the `openai` client's final errors read (the first matching class wins; timeouts are connection errors).
+_ENDPOINT_FAILURES = (
+    (openai.AuthenticationError, "rejected the API key: {message}"),
+    (openai.PermissionDeniedError, "denied access (HTTP 403): {message}"),
+    (openai.NotFoundError, "does not serve this model (HTTP 404): {message}"),
+    (openai.RateLimitError, "still rate-limited (HTTP 429) {tries}: {message}"),
+    (openai.APITimeoutError, "timed out {tries} (Timeout)"),
+    (openai.APIConnectionError, "unreachable {tries} (Connection error: {cause})"),
+)
+
+
 class _FormatRefused(Exception):
     """The endpoint refused `response_format` (internal: the structured call falls back to prompting)."""
 
@@ -160,23 +171,10 @@ class OpenAIChatModel(ChatModel):
 
     def _endpoint_error(self, exc: openai.APIError) -> EndpointError:
         status = getattr(exc, "status_code", None)
-        tries = f"after {self.max_retries + 1} attempts"
-        if isinstance(exc, openai.AuthenticationError):
-            what = f"rejected the API key: {_message(exc)}"
-        elif isinstance(exc, openai.PermissionDeniedError):
-            what = f"denied access (HTTP 403): {_message(exc)}"
-        elif isinstance(exc, openai.NotFoundError):
-            what = f"does not serve this model (HTTP 404): {_message(exc)}"
-        elif isinstance(exc, openai.RateLimitError):
-            what = f"still rate-limited (HTTP 429) {tries}: {_message(exc)}"
-        elif isinstance(exc, openai.APITimeoutError):
-            what = f"timed out {tries} (Timeout)"
-        elif isinstance(exc, openai.APIConnectionError):
-            what = f"unreachable {tries} (Connection error: {exc.__cause__ or exc})"
-        elif status is not None:
-            what = f"answered HTTP {status} {tries}: {_message(exc)}"
-        else:
-            what = f"failed: {type(exc).__name__}: {exc}"
+        what = next((text for kind, text in _ENDPOINT_FAILURES if isinstance(exc, kind)),
+                    "answered HTTP {status} {tries}: {message}" if status is not None else "failed: {kind}: {message}")
+        what = what.format(status=status, tries=f"after {self.max_retries + 1} attempts", message=_message(exc),
+                           kind=type(exc).__name__, cause=exc.__cause__ or exc)
         return EndpointError(f"{self._where()} {what}", endpoint=self.base_url, model=self.model, status=status)
 
     # -- batches ----------------------------------------------------------------------------------------

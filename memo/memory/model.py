@@ -25,7 +25,7 @@ from .store import resolve_artifact
 #: shown as a source, per embedder. Fitted (best F1 of shown vs right citations) on half of the MuSiQue sample and
 #: checked on the other half by bench/citation_threshold.py; the run and its precision/recall are in
 #: docs/BENCHMARKS.md under "Citations".
-CITATION_MIN_SIMILARITY = {"minilm": None}
+CITATION_MIN_SIMILARITY = {"minilm": 0.688}
 
 
 @dataclass

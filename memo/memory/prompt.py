@@ -65,19 +65,24 @@ def prompt_messages(question: str) -> list[dict[str, str]]:
     return [{"role": "user", "content": question.strip()}]
 
 
+def _template_of(tokenizer) -> str | None:
+    """The tokenizer's template in memory form (None when it has none: transformers then says so)."""
+    return memory_chat_template(tokenizer.chat_template) if tokenizer.chat_template else None
+
+
 def format_prompt(tokenizer, question: str) -> str:
     """The exact text the memory sees before it answers `question` (training and asking both use this), rendered
     with `memory_chat_template` of the tokenizer's template: the same on every day, whatever the base (a memory's
     own template is already in that form, and the function leaves it as it is)."""
     return tokenizer.apply_chat_template(prompt_messages(question), add_generation_prompt=True, tokenize=False,
-                                         chat_template=memory_chat_template(tokenizer.chat_template))
+                                         chat_template=_template_of(tokenizer))
 
 
 def end_of_turn(tokenizer) -> str:
     """The text the chat template closes an assistant turn with (e.g. '<|im_end|>'), learnt as part of the answer."""
     probe = "\x00ANSWER\x00"
     full = tokenizer.apply_chat_template(prompt_messages("q") + [{"role": "assistant", "content": probe}], tokenize=False,
-                                         chat_template=memory_chat_template(tokenizer.chat_template))
+                                         chat_template=_template_of(tokenizer))
     tail = full.split(probe, 1)[1]
     # Keep the end-of-turn token(s), drop the trailing newline the template adds between turns.
     return tail.rstrip("\n") or (tokenizer.eos_token or "")

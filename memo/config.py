@@ -21,6 +21,9 @@ then CLI flags.
     timeout = 120
     max_retries = 5
 
+    [models."openai:o3-mini"]    # capabilities declared for one model spec (docs/BACKENDS.md)
+    max_tokens_param = "max_completion_tokens"
+
     [reflect]          # memo.reflect.ReflectConfig fields
     [train]            # memo.memory.TrainConfig fields
     [executive]        # memo.executive.ExecutiveSettings fields
@@ -67,6 +70,17 @@ class HTTPConfig(BaseModel):
     max_retries: int = Field(5, ge=0)
 
 
+class ModelSettings(BaseModel):
+    """Capabilities declared for one model spec, overriding what its backend assumes (`memo.llm.Capabilities`)."""
+
+    model_config = ConfigDict(extra="forbid")
+    structured: Literal["grammar", "json_schema", "prompt"] | None = None
+    streaming: bool | None = None
+    batch_size: int | None = Field(None, ge=1)
+    max_tokens_param: Literal["max_tokens", "max_completion_tokens"] | None = None
+    omit_params: list[Literal["temperature", "top_p", "seed", "stop"]] | None = None
+
+
 class Config(BaseModel):
     """memo.toml, validated when loaded: unknown keys in any section are errors."""
 
@@ -74,6 +88,7 @@ class Config(BaseModel):
     roles: Roles = Roles()
     cache: CacheConfig = CacheConfig()
     http: HTTPConfig = HTTPConfig()
+    models: dict[str, ModelSettings] = Field(default_factory=dict)
     reflect: ReflectConfig = Field(default_factory=ReflectConfig)
     train: TrainConfig = Field(default_factory=TrainConfig)
     executive: ExecutiveSettings = Field(default_factory=ExecutiveSettings)

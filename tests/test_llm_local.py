@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
 import pytest
-from pydantic import BaseModel
+from pydantic import BaseModel, StringConstraints, field_validator
 
-from memo.llm import GenParams, LLMError, load_model, parse_spec
+from memo.llm import Capabilities, ChatModel, CompletionError, GenParams, LLMError, StructuredOutputError, load_model, parse_spec
 from memo.llm.local import LocalChatModel
 
 
@@ -23,13 +23,21 @@ class QA(BaseModel):
 
 def test_tiny_model_text_and_batch(tiny_model_dir):
     model = LocalChatModel(tiny_model_dir)
-    single = model.chat("Hello there", GenParams(max_tokens=5))
-    batch = model.chat_batch(["Hello there", "A much longer prompt that needs left padding to line up"],
-                             GenParams(max_tokens=5))
-    assert isinstance(single, str) and len(batch) == 2
+    short = [{"role": "user", "content": "Hello there"}]
+    long = [{"role": "user", "content": "A much longer prompt that needs left padding to line up"}]
+
+    def greedy_tokens(convs):
+        enc = model._encode(convs)
+        gen = model.model.generate(**enc, max_new_tokens=5, do_sample=False, pad_token_id=model.tokenizer.pad_token_id)
+        return gen[:, enc["input_ids"].shape[1]:].tolist()
+
     # Left padding must not change a greedy answer: the short prompt alone and in a batch agree.
-    assert batch[0] == single
-    assert model.usage.calls == 3
+    assert greedy_tokens([short])[0] == greedy_tokens([short, long])[0]
+    # The random model writes only special tokens: no text, which is an error, never an empty answer.
+    results = model.complete_batch([short, long], GenParams(max_tokens=5))
+    assert [r.reason for r in results] == ["empty", "empty"] and model.usage.calls == 2
+    with pytest.raises(CompletionError, match="no text before reaching max_tokens"):
+        model.chat(short, GenParams(max_tokens=5))
 
 
 def test_tiny_model_constrained_json_always_validates(tiny_model_dir):
@@ -42,7 +50,7 @@ def test_tiny_model_constrained_json_always_validates(tiny_model_dir):
 def test_truncated_constrained_json_is_reported_without_a_repair_round(tiny_model_dir):
     model = LocalChatModel(tiny_model_dir)
     results = model.structured_batch(["a", "b"], QA, GenParams(max_tokens=3))
-    assert all("does not match QA" in str(r) for r in results)
+    assert all(isinstance(r, StructuredOutputError) and r.reason == "truncated" for r in results)
     assert model.usage.calls == 2
 
 
@@ -80,3 +88,78 @@ def test_bad_local_specs(tmp_path):
     (tmp_path / "empty").mkdir()
     with pytest.raises(LLMError, match="config.json"):
         load_model(f"hf:{tmp_path / 'empty'}")
+
+
+# -- the grammar and the validator agree (issue 14 item 13) -----------------------------------------------------
+
+Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+Name = Annotated[str, StringConstraints(strip_whitespace=True, max_length=80)]
+Long = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
+
+
+class Clue(BaseModel):
+    text: Text
+    name: Name
+    note: Long
+
+
+def test_what_the_grammar_allows_validates():
+    import json
+
+    import xgrammar as xgr
+
+    from memo.llm.base import schema_of
+
+    grammar = xgr.Grammar.from_json_schema(json.dumps(schema_of(Clue)), any_whitespace=False)
+    fields = ["", " ", "   ", "\u00a0", " padded", "padded ", "pad\u00a0", "\u3000x", "a", "two words", "x" * 200,
+              "x" * 201, "tab\\tinside", "caf\u00e9 \u2013 ok"]
+    accepted = 0
+    for text in fields:
+        for name in ("", " ", "Ada", "Ada "):
+            for note in ("", "  ", "kept", " lead", "long " * 100 + "end"):
+                doc = f'{{"text": "{text}", "name": "{name}", "note": "{note}"}}'
+                if xgr.testing._is_grammar_accept_string(grammar, doc):
+                    accepted += 1
+                    Clue.model_validate_json(doc)  # raises if the grammar let through what pydantic refuses
+    assert accepted > 20
+    for bad in ('"   "', '"\u00a0"', '"\u3000 "'):  # whitespace only: passed the grammar, failed min_length=1
+        doc = f'{{"text": {bad}, "name": "Ada", "note": "kept"}}'
+        assert not xgr.testing._is_grammar_accept_string(grammar, doc)
+
+
+class Scripted(ChatModel):
+    """Answers from a list, in order (a test backend for protocol logic, declared as grammar-constrained)."""
+
+    spec = "scripted"
+
+    def __init__(self, answers):
+        super().__init__()
+        self.answers = list(answers)
+        self.capabilities = Capabilities(structured="grammar")
+        self.seen = []
+
+    @property
+    def identity(self):
+        return "scripted"
+
+    def _generate(self, conversations, params):
+        self.seen += conversations
+        return [self.answers.pop(0) for _ in conversations]
+
+
+class Even(BaseModel):
+    n: int
+
+    @field_validator("n")
+    @classmethod
+    def even(cls, v):
+        if v % 2:
+            raise ValueError("n must be even")
+        return v
+
+
+def test_a_validation_failure_under_a_grammar_gets_the_repair_round():
+    """A grammar cannot express every validator (here an even number); the answer is asked for again."""
+    model = Scripted(['{"n": 3}', '{"n": 4}'])
+    assert model.structured("An even number?", Even) == Even(n=4)
+    assert model.seen[1][-1]["content"].startswith("That reply was not valid") and "even" in model.seen[1][-1]["content"]

@@ -10,10 +10,11 @@ from importlib import metadata
 from typing import Annotated, Optional
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from ..config import ROLES
-from ..llm import GenParams, ResponseCache, load_model
+from ..llm import Completion, CompletionError, GenParams, ResponseCache, load_model
 from ..paths import memo_home
 from ._common import config, console, err_console, fail, run_cli
 
@@ -53,8 +54,10 @@ def doctor(
             t0 = time.perf_counter()
             try:
                 model = load_model(spec, cfg, cache=False)
-                reply = model.chat("Say OK.", GenParams(max_tokens=4))
-                seen[spec] = (f"[green]answers[/] ({reply[:20]!r})", f"{time.perf_counter() - t0:.1f}")
+                [reply] = model.complete_batch(["Say OK."], GenParams(max_tokens=4))
+                status = (f"[green]answers[/] ({escape(repr(reply.text[:20]))})" if isinstance(reply, Completion) else
+                          f"[yellow]answers, without text in 4 tokens[/] ({reply.reason})")
+                seen[spec] = (status, f"{time.perf_counter() - t0:.1f}")
             except Exception as exc:  # noqa: BLE001 - doctor reports every failure, whatever it is
                 problems.append(f"{spec}: {type(exc).__name__}: {exc}")
                 seen[spec] = ("[red]fails[/] (see below)", f"{time.perf_counter() - t0:.1f}")
@@ -81,8 +84,12 @@ def chat(
     text = sys.stdin.read() if prompt == "-" else prompt
     messages = ([{"role": "system", "content": system}] if system else []) + [{"role": "user", "content": text}]
     llm = run_cli(load_model, model or run_cli(cfg.spec_for, role), cfg)
-    answer = run_cli(llm.chat, messages, GenParams(temperature=temperature, max_tokens=max_tokens, seed=seed))
-    console.print(answer, markup=False, highlight=False)
+    [answer] = run_cli(llm.complete_batch, [messages], GenParams(temperature=temperature, max_tokens=max_tokens, seed=seed))
+    if isinstance(answer, CompletionError):
+        fail(escape(str(answer)))
+    console.print(answer.text, markup=False, highlight=False)
+    if answer.truncated:
+        err_console.print(f"[yellow]note:[/] the answer was cut at --max-tokens {max_tokens}", highlight=False)
     if as_json:
         console.print_json(json.dumps(llm.usage.as_dict()))
 

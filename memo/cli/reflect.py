@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Optional
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from ..reflect import PROFILES, STEPS, estimate, reflect as run_reflect
@@ -72,3 +73,6 @@ def reflect(
             console.print(f"dropped in {step}: " + ", ".join(f"{r} {n}" for r, n in reasons.items()))
     for s in m["corpus"]["skipped"]:
         console.print(f"[yellow]skipped[/] {s['source']}: {s['reason']}", highlight=False)
+    for d in m["corpus"]["without_reflections"]:
+        console.print(f"[yellow]no reflections[/] from {escape(d['source'] or d['title'] or d['id'])} "
+                      f"({d['chunks']} chunk(s))", highlight=False)

@@ -1,22 +1,23 @@
 """Stage 0: load a corpus from disk into documents and token-bounded chunks with stable content-hash ids.
 
-Accepted inputs: a directory of `.txt` / `.md` files (plus any `.jsonl` / `.json` inside it), a JSONL file
-(`{"id"?, "title"?, "text", "date"?}` per line), or a JSON file in the HippoRAG / MuSiQue layout (a list of
-questions each with `paragraphs: [{title, paragraph_text}]`, loaded as the deduplicated union of paragraphs; a
-plain list of `{title?, text}` works too). Unusable documents are skipped and listed, never fatal.
+Accepted inputs (docs/CORPUS.md): a directory of documents (`.txt`, `.md`, `.html`, `.pdf`, `.docx`, plus any
+`.jsonl` / `.json` inside it; suffixes in any case), a single such file, a JSONL file (`{"id"?, "title"?, "text",
+"date"?}` per line), or a JSON file in the HippoRAG / MuSiQue layout (a list of questions each with
+`paragraphs: [{title, paragraph_text}]`, loaded as the deduplicated union of paragraphs; a plain list of
+`{title?, text}` works too). Every file or record that is not read is listed in `Corpus.skipped` with its reason,
+never fatal; `Corpus.warnings` lists what was read with a caveat (a legacy encoding, pages without text).
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable
 
-TEXT_SUFFIXES = {".txt", ".md"}
-DATA_SUFFIXES = {".jsonl", ".json"}
+from .chunking import pack_chunks, split_sentences
+from .readers import DATA_SUFFIXES, READERS, Unreadable, decode_text, unsupported_reason
 
 
 class CorpusError(ValueError):
@@ -64,6 +65,13 @@ class Corpus:
             h.update(f"{c.id}\n{c.doc_id}\n".encode())
         return h.hexdigest()[:16]
 
+    def documents_without(self, doc_ids: Iterable[str]) -> list[dict]:
+        """The documents not in `doc_ids` (e.g. those no reflection comes from), in corpus order, as
+        `{"id", "title", "source", "chunks"}` rows for a manifest or a report."""
+        reached = set(doc_ids)
+        return [{"id": d.id, "title": d.title, "source": d.source, "chunks": len(self.chunks_of(d.id))}
+                for d in self.documents if d.id not in reached]
+
     def records(self) -> list[dict]:
         """The `corpus.jsonl` rows: documents then chunks, so any provenance id can be resolved."""
         return [{"type": "document", **asdict(d)} for d in self.documents] + [
@@ -73,31 +81,6 @@ class Corpus:
 
 def content_id(*parts: str, prefix: str = "") -> str:
     return prefix + hashlib.sha256("\x1f".join(parts).encode("utf-8")).hexdigest()[:12]
-
-
-_SENT_END = re.compile(r"(?<=[.!?])[\"')\]]*\s+(?=[\"'(\[]?[A-Z0-9])")
-_ABBREV = re.compile(r"\b(?:Mr|Mrs|Ms|Dr|Prof|St|Jr|Sr|Mt|No|vs|e\.g|i\.e|etc|U\.S|Inc|Ltd|Co)\.$")
-
-
-def split_sentences(text: str) -> list[str]:
-    """Rule-based sentence split that survives common abbreviations (no model download)."""
-    out: list[str] = []
-    for para in re.split(r"\n\s*\n", text):
-        para = " ".join(para.split())
-        if not para:
-            continue
-        start = 0
-        for m in _SENT_END.finditer(para):
-            piece = para[start : m.start()].strip()
-            if _ABBREV.search(piece.split(" ")[-1] if piece else "") or re.search(r"\b[A-Z]\.$", piece):
-                continue  # "Dr. Kell", "J. R. Tolkien": not a sentence end
-            if piece:
-                out.append(piece + para[m.start() : m.end()].strip())
-            start = m.end()
-        tail = para[start:].strip()
-        if tail:
-            out.append(tail)
-    return [s.strip() for s in out if s.strip()]
 
 
 def default_token_counter() -> Callable[[str], int]:
@@ -112,56 +95,14 @@ def default_token_counter() -> Callable[[str], int]:
 
 def chunk_document(doc: Document, count_tokens: Callable[[str], int], chunk_tokens: int = 256,
                    overlap_tokens: int = 32) -> list[Chunk]:
-    """Pack whole sentences into chunks of at most `chunk_tokens`; each chunk repeats the previous chunk's last
-    sentences up to `overlap_tokens`, so a fact that straddles a boundary is seen whole at least once."""
+    """Pack whole sentences into chunks of at most `chunk_tokens` tokens; each chunk repeats the previous chunk's
+    last sentences up to `overlap_tokens`, so a fact that straddles a boundary is seen whole at least once.
+    Sentences longer than a chunk are cut token-aware (`memo.corpus.chunking`), so the limit holds in any
+    script. ValueError for a limit that cannot work."""
     if chunk_tokens <= 0 or overlap_tokens < 0 or overlap_tokens >= chunk_tokens:
         raise ValueError("chunking needs chunk_tokens > 0 and 0 <= overlap_tokens < chunk_tokens")
-    pieces: list[tuple[str, int]] = []
-    for sent in split_sentences(doc.text):
-        n = count_tokens(sent)
-        if n <= chunk_tokens:
-            pieces.append((sent, n))
-            continue
-        words, cur = sent.split(), []
-        for w in words:  # an over-long sentence is cut by words
-            if cur and count_tokens(" ".join(cur + [w])) > chunk_tokens:
-                pieces.append((" ".join(cur), count_tokens(" ".join(cur))))
-                cur = []
-            cur.append(w)
-        if cur:
-            pieces.append((" ".join(cur), count_tokens(" ".join(cur))))
-    texts: list[str] = []
-    cur: list[tuple[str, int]] = []
-    for piece in pieces:
-        if cur and sum(n for _, n in cur) + piece[1] > chunk_tokens:
-            texts.append(" ".join(s for s, _ in cur))
-            carry: list[tuple[str, int]] = []
-            for s, n in reversed(cur):
-                if sum(m for _, m in carry) + n > overlap_tokens or sum(m for _, m in carry) + n + piece[1] > chunk_tokens:
-                    break
-                carry.insert(0, (s, n))
-            cur = carry
-        cur.append(piece)
-    if cur:
-        texts.append(" ".join(s for s, _ in cur))
+    texts = pack_chunks(split_sentences(doc.text), count_tokens, chunk_tokens, overlap_tokens)
     return [Chunk(content_id(doc.id, str(i), t, prefix="c-"), doc.id, i, t) for i, t in enumerate(texts)]
-
-
-def _decode(raw: bytes) -> tuple[str | None, str | None, str | None]:
-    """(text, warning, skip reason)."""
-    if not raw.strip():
-        return None, None, "empty"
-    if b"\x00" in raw[:8192]:
-        return None, None, "binary (NUL bytes)"
-    try:
-        return raw.decode("utf-8-sig"), None, None
-    except UnicodeDecodeError:
-        pass
-    text = raw.decode("latin-1")
-    controls = sum(1 for ch in text if ord(ch) < 32 and ch not in "\n\r\t\f")
-    if controls > len(text) * 0.01:
-        return None, None, "undecodable (not UTF-8 and not Latin-1 text)"
-    return text, "not UTF-8: decoded as Latin-1", None
 
 
 def _make_doc(text: str, title: str = "", date: str | None = None, source: str = "", doc_id: str | None = None) -> Document:
@@ -171,7 +112,7 @@ def _make_doc(text: str, title: str = "", date: str | None = None, source: str =
 
 def _json_records(path: Path, text: str) -> Iterable[tuple[dict, str]]:
     """(record, source label) pairs from a JSONL or JSON file."""
-    if path.suffix == ".jsonl":
+    if path.suffix.lower() == ".jsonl":
         for n, line in enumerate(text.splitlines(), 1):
             if line.strip():
                 try:
@@ -191,18 +132,26 @@ def _json_records(path: Path, text: str) -> Iterable[tuple[dict, str]]:
 
 
 def _docs_from_file(path: Path, skipped: list[dict], warnings: list[dict]) -> list[Document]:
+    suffix = path.suffix.lower()
+    if suffix not in READERS and suffix not in DATA_SUFFIXES:
+        skipped.append({"source": str(path), "reason": unsupported_reason(suffix)})
+        return []
     try:
         raw = path.read_bytes()
     except OSError as exc:
         skipped.append({"source": str(path), "reason": f"unreadable ({exc.strerror or exc})"})
         return []
-    text, warning, reason = _decode(raw)
-    if reason:
-        skipped.append({"source": str(path), "reason": reason})
+    try:
+        text, warning = READERS.get(suffix, decode_text)(raw)
+    except Unreadable as exc:
+        skipped.append({"source": str(path), "reason": str(exc)})
         return []
     if warning:
         warnings.append({"source": str(path), "warning": warning})
-    if path.suffix.lower() in TEXT_SUFFIXES:
+    if suffix not in DATA_SUFFIXES:
+        if not text.strip():
+            skipped.append({"source": str(path), "reason": "empty (no text once converted)"})
+            return []
         return [_make_doc(text, title=path.stem, source=str(path))]
     docs = []
     try:
@@ -221,13 +170,18 @@ def _docs_from_file(path: Path, skipped: list[dict], warnings: list[dict]) -> li
 
 def load_corpus(path: str | Path, chunk_tokens: int = 256, overlap_tokens: int = 32,
                 count_tokens: Callable[[str], int] | None = None) -> Corpus:
-    """Documents (deduplicated by id) and their chunks from a file or directory. Raises CorpusError when the
-    path is missing or yields no usable document; bad individual documents are listed in `skipped`."""
+    """Documents (deduplicated by id) and their chunks from a file or directory (formats: module docstring).
+
+    `chunk_tokens` / `overlap_tokens` are token counts under `count_tokens` (default: the embedded model's
+    tokenizer). Every file or record not read is listed in `Corpus.skipped` as `{"source", "reason"}`; files read
+    with a caveat in `Corpus.warnings` as `{"source", "warning"}`. Raises CorpusError when the path is missing or
+    yields no usable document (the message gives the first reasons), ValueError for impossible chunk sizes.
+    """
     root = Path(path).expanduser()
     if not root.exists():
         raise CorpusError(f"corpus path {root} does not exist")
-    if root.is_dir():
-        files = sorted(p for p in root.rglob("*") if p.is_file() and p.suffix.lower() in TEXT_SUFFIXES | DATA_SUFFIXES
+    if root.is_dir():  # hidden files and folders (.git, .DS_Store) are not documents
+        files = sorted(p for p in root.rglob("*") if p.is_file()
                        and not any(part.startswith(".") for part in p.relative_to(root).parts))
     else:
         files = [root]
@@ -235,14 +189,13 @@ def load_corpus(path: str | Path, chunk_tokens: int = 256, overlap_tokens: int =
     warnings: list[dict] = []
     docs: dict[str, Document] = {}
     for f in files:
-        if f.suffix.lower() not in TEXT_SUFFIXES | DATA_SUFFIXES:
-            skipped.append({"source": str(f), "reason": f"unsupported file type {f.suffix or '(none)'}"})
-            continue
         for d in _docs_from_file(f, skipped, warnings):
             docs.setdefault(d.id, d)  # the same paragraph in several MuSiQue questions counts once
     if not docs:
         detail = "; ".join(f"{s['source']}: {s['reason']}" for s in skipped[:5])
-        raise CorpusError(f"no usable documents in {root}" + (f" ({detail})" if detail else ""))
+        if len(skipped) > 5:
+            detail += f"; and {len(skipped) - 5} more"
+        raise CorpusError(f"no usable documents in {root} ({detail or 'it holds no files'})")
     count_tokens = count_tokens or default_token_counter()
     documents = list(docs.values())
     chunks = [c for d in documents for c in chunk_document(d, count_tokens, chunk_tokens, overlap_tokens)]

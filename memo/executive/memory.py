@@ -87,7 +87,7 @@ class RemoteMemory(MemoryClient):
             raise LLMError(f"{spec!r} is not an endpoint memory: write it as http://HOST:PORT/v1#NAME")
         self.spec, self.description, self.cache = spec, spec, cache
         self.base_url, self.name = parsed.base_url.rstrip("/"), parsed.model
-        self._api_key = parsed.api_key(spec)
+        self._api_key = parsed.api_key()
         # The model for answers without a version (built now, so a bad spec or a missing key fails here).
         self._models: dict[str | None, ChatModel] = {None: load_model(spec, cache=bool(cache))}
 

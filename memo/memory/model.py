@@ -1,4 +1,10 @@
-"""Asking a memory: batched greedy answers in the training prompt format, with optional citations."""
+"""Asking a memory: batched greedy answers in the training prompt format, with optional citations.
+
+A citation is a training reflection close to the question and its answer; it is shown as a source only when its
+cosine similarity reaches `CITATION_MIN_SIMILARITY` for the artifact's embedder, a threshold calibrated on
+held-out data (bench/citation_threshold.py; docs/BENCHMARKS.md, "Citations"): an answer the memory made up
+usually has no reflection that close, and then gets no source rather than a misleading one.
+"""
 
 from __future__ import annotations
 
@@ -14,6 +20,12 @@ from .artifact import read_manifest, reflection_text, verify_artifact
 from ..records import is_abstention
 from .prompt import end_of_turn, format_prompt
 from .store import resolve_artifact
+
+#: Cosine similarity ("question answer" against a reflection's "question answer") below which a reflection is not
+#: shown as a source, per embedder. Fitted (best F1 of shown vs right citations) on half of the MuSiQue sample and
+#: checked on the other half by bench/citation_threshold.py; the run and its precision/recall are in
+#: docs/BENCHMARKS.md under "Citations".
+CITATION_MIN_SIMILARITY = {"minilm": 0.688}
 
 
 @dataclass
@@ -108,7 +120,8 @@ class MemoryModel:
         """Answer each question from the memory's weights alone (greedy), flagging "I don't know." answers.
 
         With `citations`, each answer lists the source documents of the `top_k` training reflections nearest
-        to the question and answer together: where the answer most likely comes from.
+        to the question and answer together, those at least `CITATION_MIN_SIMILARITY` close: where the answer
+        most likely comes from. An abstention, or an answer no reflection is that close to, gets none.
         """
         answers = generate_answers(self.model, self.tokenizer, list(questions), batch_size=batch_size,
                                    max_new_tokens=max_new_tokens)
@@ -118,18 +131,28 @@ class MemoryModel:
                 result.citations = [] if result.abstained else cites
         return results
 
-    def cite(self, texts: Sequence[str], top_k: int = 3) -> list[list[Citation]]:
-        """The `top_k` nearest training reflections of each text, one Citation per source document."""
+    def cite(self, texts: Sequence[str], top_k: int = 3, min_similarity: float | None = None) -> list[list[Citation]]:
+        """The `top_k` nearest training reflections of each text with a cosine similarity of at least
+        `min_similarity` (default: `CITATION_MIN_SIMILARITY` of the artifact's embedder), one Citation per source
+        document, nearest first. ValueError when the embedder has no calibrated threshold and none is given."""
         from ..embed import embed
 
+        embedder = self.manifest["citations"]["embedder"]
+        if min_similarity is None:
+            min_similarity = CITATION_MIN_SIMILARITY.get(embedder)
+            if min_similarity is None:
+                raise ValueError(f"no calibrated citation threshold for the embedder {embedder!r}: pass min_similarity "
+                                 "(bench/citation_threshold.py measures one)")
         rows, matrix = self._citation_index()
         if not rows:
             return [[] for _ in texts]
-        scores = embed(list(texts), name=self.manifest["citations"]["embedder"]) @ matrix.T
+        scores = embed(list(texts), name=embedder) @ matrix.T
         out = []
         for row_scores in scores:
             cites = []
             for j in np.argsort(-row_scores)[:top_k]:
+                if row_scores[j] < min_similarity:
+                    break
                 r = rows[j]
                 for doc in r.get("doc_ids") or [None]:
                     cites.append(Citation(doc, list(r.get("chunk_ids", [])), r["question"], r["answer"],

@@ -234,7 +234,10 @@ def reflect(corpus_path: str | Path | Corpus, output_dir: str | Path, cfg: Refle
         "corpus": {"source": str(corpus_path) if not isinstance(corpus_path, Corpus) else None, "hash": corpus.hash,
                    "documents": len(corpus.documents), "chunks": len(corpus.chunks),
                    "chunk_tokens": cfg.chunk_tokens, "overlap_tokens": cfg.overlap_tokens,
-                   "skipped": corpus.skipped, "warnings": corpus.warnings},
+                   "skipped": corpus.skipped, "warnings": corpus.warnings,
+                   # Documents that yield no reflection at all (abstentions do not count), reported per document.
+                   "without_reflections": corpus.documents_without(
+                       d for p in pairs if p.step != "abstention" for d in p.doc_ids)},
         "generator": {"spec": spec, "identity": holder["m"].identity if "m" in holder else None,
                       "used": "m" in holder},
         "profile": profile,

@@ -85,7 +85,7 @@ class RunContext:
                 for r in self.model.structured_batch(convs, schema, params):
                     stats.calls += 1
                     if isinstance(r, StructuredOutputError):
-                        stats.dropped["schema invalid"] += 1
+                        stats.dropped["schema invalid" if r.reason == "invalid" else f"generator call {r.reason}"] += 1
                         out.append(None)
                     else:
                         stats.schema_valid += 1

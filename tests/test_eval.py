@@ -265,13 +265,14 @@ def _models():
     return settings, load_model(settings.spec_for("executive"), settings), load_model(settings.spec_for("judge"), settings)
 
 
+@pytest.mark.slow
 def test_killed_eval_resumes_without_repeating_a_call_or_a_question(tmp_path, monkeypatch, tiny_model_dir,
                                                                     tiny_eval_memory):
     from memo.eval import evaluate
 
     _tiny_config(tmp_path, tiny_model_dir)
     data = _invented_musique(tmp_path / "musique.jsonl")
-    methods = ["closed_book", "bm25", "oracle", "memo_gold", "bm25_gold", "memo:single"]
+    methods = ["bm25", "memo_gold", "memo:single"]
     calls = []
     for name, cache, after in (("killed", "a", 3), ("resumed", "a", float("inf")), ("straight", "b", float("inf"))):
         monkeypatch.setenv("MEMO_CACHE", str(tmp_path / f"cache-{cache}.sqlite"))
@@ -297,6 +298,7 @@ def test_killed_eval_resumes_without_repeating_a_call_or_a_question(tmp_path, mo
     assert {key(r): r["answer"] for r in rows} == {key(r): r["answer"] for r in fresh}
 
 
+@pytest.mark.slow
 def test_report_is_complete(tmp_path, tiny_model_dir, tiny_eval_memory):
     from memo.eval import evaluate
 
@@ -305,19 +307,20 @@ def test_report_is_complete(tmp_path, tiny_model_dir, tiny_eval_memory):
     settings, reader, judge = _models()
     from memo.settings import EvalConfig
 
-    summary = evaluate(f"musique:{data}", tmp_path / "r", ["closed_book", "dense", "oracle", "memo_gold", "dense_gold"],
-                       memory=tiny_eval_memory, executive=reader, judge=judge, settings=settings,
-                       config=EvalConfig(reader_max_tokens=8, distractors=1, top_k=2, runs=2))
+    methods = ["dense", "oracle", "memo_gold", "dense_gold"]
+    summary = evaluate(f"musique:{data}", tmp_path / "r", methods, memory=tiny_eval_memory, executive=reader,
+                       judge=judge, settings=settings, limit=2,
+                       config=EvalConfig(reader_max_tokens=8, distractors=1, top_k=2, runs=2, concurrency=2))
     out = tmp_path / "r"
     for name in ("summary.md", "summary.json", "results.jsonl", "eval.json", "accuracy_by_method.png",
                  "accuracy_by_hops.png", "cost_by_method.png", "distractors.png"):
         assert (out / name).stat().st_size > 0, name
     assert set(summary["conditions"]) == {"distractors-0", "distractors-1"}
     clean = summary["conditions"]["distractors-0"]
-    assert clean["oracle"]["em"]["runs"] == 2 and clean["memo_gold"]["hop_accuracy"]["steps"] == 2 * 3 * 2
+    assert clean["oracle"]["em"]["runs"] == 2 and clean["memo_gold"]["hop_accuracy"]["steps"] == 2 * 2 * 2
     assert summary["lead_metric"] == "f1" and "unreliable" in summary["judge"]["note"]
     rows = [json.loads(line) for line in (out / "results.jsonl").read_text().splitlines()]
-    assert len(rows) == 2 * 2 * 5 * 3  # conditions x runs x methods x questions
+    assert len(rows) == 2 * 2 * len(methods) * 2  # conditions x runs x methods x questions
     assert all((out / r["trace"]).is_file() for r in rows)
     # the noisy corpus holds one distractor per evidence paragraph, from each question's own non-supporting ones
     noisy = [json.loads(line) for line in (out / "conditions" / "distractors-1" / "corpus.jsonl").read_text().splitlines()]
@@ -354,3 +357,68 @@ def test_an_output_dir_of_another_evaluation_is_refused(tmp_path, tiny_model_dir
                  config=EvalConfig(reader_max_tokens=8, judge=False, top_k=3))
     with pytest.raises(ValueError, match="unknown method"):
         evaluate(f"musique:{data}", tmp_path / "r2", ["bm26"], executive=reader, settings=settings, config=cfg)
+
+
+# -- own-corpus mode --------------------------------------------------------------------------------------------
+
+DOCS = {
+    "quill.md": "Ada Quill was born in Tessary in 1911. Ada Quill founded the Orla Clock Works in 1938. "
+                "The Orla Clock Works employed 40 clockmakers by 1950.",
+    "brell.md": "Tomas Brell became rector of the Arvik Institute in 1987. Tomas Brell wrote a history of the "
+                "Kessel Choir. The Arvik Institute lies in Marrowby.",
+}
+
+
+def _docs(tmp_path: Path) -> Path:
+    root = tmp_path / "docs"
+    root.mkdir()
+    for name, text in DOCS.items():
+        (root / name).write_text(text, encoding="utf-8")
+    return root
+
+
+def test_rule_written_heldout_questions_never_repeat_training_questions(tmp_path):
+    from memo.config import load_config
+    from memo.corpus import load_corpus
+    from memo.eval.heldout import heldout_examples
+    from memo.progress import SILENT
+    from memo.records import normalize_text
+    from memo.settings import EvalConfig
+
+    corpus = load_corpus(_docs(tmp_path))
+    cfg = EvalConfig(questions_per_document=3)
+    everything = heldout_examples(tmp_path / "all.jsonl", corpus, [], load_config(), cfg, SILENT)
+    assert len(everything) >= 4 and all(e.answers[0] in corpus.doc(e.evidence_ids[0]).text for e in everything)
+    # Train on half of them, written differently (case, punctuation): none of those may come back.
+    training = [e.question.upper().rstrip("?") + " ?!" for e in everything[::2]]
+    kept = heldout_examples(tmp_path / "heldout.jsonl", corpus, training, load_config(), cfg, SILENT)
+    assert kept and not {normalize_text(e.question) for e in kept} & {normalize_text(q) for q in training}
+    # The written file is read back as the user leaves it, and the training filter applies to it too.
+    rows = [json.loads(line) for line in (tmp_path / "heldout.jsonl").read_text().splitlines()]
+    rows.append({"id": "mine", "question": everything[0].question, "answers": ["x"], "evidence_ids": []})
+    (tmp_path / "heldout.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    again = heldout_examples(tmp_path / "heldout.jsonl", corpus, training, load_config(), cfg, SILENT)
+    assert [e.question for e in again] == [e.question for e in kept]
+
+
+def test_generator_written_heldout_questions_drop_training_ones_and_near_duplicates(tmp_path):
+    from memo.corpus import load_corpus
+    from memo.eval.heldout import drop_training_questions, generator_questions
+    from memo.llm import ChatModel
+
+    training = ["Where was Ada Quill born?", "Who founded the Orla Clock Works?"]
+    written = {"pairs": [{"question": "where was ada quill born", "answer": "Tessary"},  # normalised copy
+                         {"question": "Who was the founder of the Orla Clock Works?", "answer": "Ada Quill"},  # near
+                         {"question": "How many clockmakers did the Orla Clock Works employ by 1950?", "answer": "40"}]}
+
+    class Generator(ChatModel):  # a fixed generator reply, for the filter logic only
+        spec = identity = "scripted-generator"
+
+        def _generate(self, conversations, params):
+            return [json.dumps(written) for _ in conversations]
+
+    corpus = load_corpus(_docs(tmp_path))
+    asked = generator_questions(corpus, Generator(), per_document=3, seed=1, temperature=0.7)
+    kept, dropped = drop_training_questions(asked, training, threshold=0.9, embedder="minilm")
+    assert {e.question for e in kept} == {"How many clockmakers did the Orla Clock Works employ by 1950?"}
+    assert dropped == len(asked) - 1  # the same reply for each document: its repeat is dropped as well

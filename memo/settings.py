@@ -1,10 +1,10 @@
-"""The settings of each stage: the `[reflect]`, `[train]` and `[executive]` tables of memo.toml.
+"""The settings of each stage: the `[reflect]`, `[train]`, `[executive]` and `[eval]` tables of memo.toml.
 
 `memo.config.Config` holds one of each, validated when memo.toml is loaded; `Config.reflect_config(**overrides)`,
 `Config.train_config(...)` and `Config.executive_settings(...)` give them with overrides applied, and every entry
 point of the Python API (`reflect`, `train`, `ask`, `add`, `run_demo`) takes one (or builds it from memo.toml when
 given none). Each stage re-exports its own (`memo.reflect.ReflectConfig`, `memo.memory.TrainConfig`,
-`memo.executive.ExecutiveSettings`).
+`memo.executive.ExecutiveSettings`, `memo.eval.EvalConfig`).
 """
 
 from __future__ import annotations

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from memo.eval import (DatasetError, Example, Hop, containment, exact_match, load_eval_set, load_musique,
+from memo.eval import (DatasetError, Hop, containment, exact_match, load_eval_set, load_musique,
                        load_narrativeqa, load_qa_jsonl, natural_question, normalize_answer, run_chains, score,
                        substitute, token_f1)
 
@@ -343,7 +343,7 @@ def test_torn_last_row_is_dropped_on_resume(tmp_path):
     assert file.read_text() == json.dumps(row) + "\n"
 
 
-def test_an_output_dir_of_another_evaluation_is_refused(tmp_path, tiny_model_dir, tiny_eval_memory):
+def test_an_output_dir_of_another_evaluation_is_refused(tmp_path, tiny_model_dir):
     from memo.eval import EvalError, evaluate
     from memo.settings import EvalConfig
 
@@ -422,3 +422,57 @@ def test_generator_written_heldout_questions_drop_training_ones_and_near_duplica
     kept, dropped = drop_training_questions(asked, training, threshold=0.9, embedder="minilm")
     assert {e.question for e in kept} == {"How many clockmakers did the Orla Clock Works employ by 1950?"}
     assert dropped == len(asked) - 1  # the same reply for each document: its repeat is dropped as well
+
+
+# -- end to end with the embedded models (slow) ------------------------------------------------------------------
+
+def _quick_recipe(tmp_path: Path) -> None:
+    """Embedded models for every role; a two-epoch memory (the report's completeness is under test, not recall)."""
+    (tmp_path / "memo.toml").write_text("[train]\nmax_epochs = 2\n[executive]\nentity_turns = 1\nanswer_turns = 1\n",
+                                        encoding="utf-8")
+
+
+@pytest.mark.slow
+def test_three_question_eval_with_the_embedded_models_writes_a_complete_report(tmp_path):
+    from typer.testing import CliRunner
+
+    from memo.cli import app
+
+    _quick_recipe(tmp_path)
+    data = _invented_musique(tmp_path / "musique.jsonl")
+    result = CliRunner().invoke(app, ["eval", "--dataset", f"musique:{data}", "-o", str(tmp_path / "report"),
+                                      "--methods", "closed_book,bm25,dense,oracle,memo_gold,bm25_gold,memo:single"])
+    assert result.exit_code == 0, result.output
+    out = tmp_path / "report"
+    summary = json.loads((out / "summary.json").read_text())
+    methods = summary["conditions"]["distractors-0"]
+    assert list(methods) == ["closed_book", "bm25", "dense", "oracle", "memo_gold", "bm25_gold", "memo:single"]
+    assert all(m["questions"] == 3 for m in methods.values())
+    assert methods["memo_gold"]["cost_per_question"]["memory_questions"] >= 2  # two hops, asked of the memory
+    assert methods["closed_book"]["cost_per_question"]["executive_calls"] == 1
+    assert summary["build"]["distractors-0"]["train"]["pairs"] > 0
+    assert "unreliable" in (out / "summary.md").read_text()
+    for plot in ("accuracy_by_method.png", "accuracy_by_hops.png", "cost_by_method.png"):
+        assert (out / plot).read_bytes()[:4] == b"\x89PNG"
+    assert len((out / "results.jsonl").read_text().splitlines()) == 3 * 7
+    # the memory was trained on the run's corpus: the six supporting paragraphs, no distractor
+    corpus = [json.loads(line) for line in (out / "conditions" / "distractors-0" / "corpus.jsonl").read_text().splitlines()]
+    assert sorted(d["title"] for d in corpus) == sorted(t for p in PEOPLE for t in p[:2])
+
+
+@pytest.mark.slow
+def test_own_corpus_mode_evaluates_a_folder_of_documents(tmp_path):
+    from memo.eval import evaluate
+    from memo.paths import read_jsonl
+    from memo.records import normalize_text
+
+    _quick_recipe(tmp_path)
+    docs = _docs(tmp_path)
+    summary = evaluate(f"corpus:{docs}", tmp_path / "report", ["closed_book", "bm25", "memo:single"])
+    out = tmp_path / "report"
+    heldout = read_jsonl(out / "heldout_questions.jsonl")
+    training = read_jsonl(out / "conditions" / "distractors-0" / "memory" / "current" / "reflections.jsonl")
+    trained = {normalize_text(q) for r in training for q in [r["question"], *r.get("paraphrases", [])]}
+    assert heldout and not {normalize_text(r["question"]) for r in heldout} & trained
+    assert {r["written_by"] for r in heldout} == {"rules"}  # the embedded generator: the rule path
+    assert summary["conditions"]["distractors-0"]["bm25"]["questions"] == len(heldout)

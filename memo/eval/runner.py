@@ -34,10 +34,12 @@ from ..paths import atomic_write_json, atomic_write_jsonl, atomic_write_text, re
 from ..progress import Progress, or_silent
 from ..settings import EvalConfig
 from .datasets import EvalSet, Example, load_eval_set
+from .heldout import heldout_examples
 from .judge import judge_answers
 from .memory import CachedMemory
 from .methods import Context, expand_methods, needs, run_method
 from .metrics import score
+from .report import write_report
 from .retrieval import BM25Retriever, DenseRetriever, Retriever, passages_of
 
 
@@ -71,8 +73,6 @@ def evaluate(
     Raises DatasetError for a bad dataset, EvalError for an output directory holding a different evaluation,
     ValueError for unknown methods.
     """
-    from .report import write_report
-
     settings = settings or load_config()
     cfg = config or settings.eval_config()
     progress = or_silent(progress)
@@ -111,38 +111,42 @@ def evaluate(
             atomic_write_jsonl(corpus_file, [{"id": d.id, "title": d.title, "text": d.text} for d in docs_r])
         chunked = load_corpus(corpus_file)
         client: MemoryClient | None = None
-        wants_memory = own_corpus or any("memory" in needs(m) for m in methods)
-        if wants_memory:
-            if memory is None:
-                memory_path, builds[cond] = build_memory(corpus_file, cond_dir, settings, progress)
-                client = open_memory(memory_path)
-            else:
-                client = open_memory(memory)
+        memory_methods = any("memory" in needs(m) for m in methods)
+        if memory is None and (memory_methods or own_corpus):
+            memory_path, builds[cond] = build_memory(corpus_file, cond_dir, settings, progress, train_it=memory_methods)
+            client = open_memory(memory_path) if memory_path is not None else None
+        elif memory is not None:
+            client = open_memory(memory)
+        if client is not None:
             client = CachedMemory(client, cache)
         if own_corpus and r == 0:
-            from .heldout import heldout_examples
-
-            eval_set = EvalSet("corpus", heldout_examples(
-                out / HELDOUT_FILE, chunked, _training_questions(client, cond_dir), settings, cfg, progress),
-                eval_set.documents, eval_set.source).limit(limit)
+            written = heldout_examples(out / HELDOUT_FILE, chunked, _training_questions(client, cond_dir), settings,
+                                       cfg, progress)
+            eval_set = EvalSet("corpus", written, eval_set.documents, eval_set.source).limit(limit)
             if not eval_set.examples:
                 raise EvalError(f"no held-out question could be written from {eval_set.source}")
-        ctx_args = dict(reader=reader, settings=settings.executive, cfg=cfg, documents={d.id: d for d in docs_r},
-                        passages=passages_of(chunked), memory=client,
-                        count_tokens=getattr(reader, "count_tokens", None) or (lambda t: max(1, len(t) // 4)))
-        indexes: dict[str, Retriever] = {}
-
-        def retriever(name: str, passages=ctx_args["passages"]) -> Retriever:
-            if name not in indexes:
-                indexes[name] = BM25Retriever(passages) if name == "bm25" else DenseRetriever(passages, cfg.embedder)
-            return indexes[name]
-
+        passages = passages_of(chunked)
         for run in range(1, cfg.runs + 1):
-            ctx = Context(seed=cfg.seed + run - 1, retriever=retriever, **ctx_args)
+            ctx = Context(reader=reader, settings=settings.executive, cfg=cfg, seed=cfg.seed + run - 1,
+                          documents={d.id: d for d in docs_r}, passages=passages,
+                          retriever=_index_builder(passages, cfg.embedder), memory=client,
+                          count_tokens=getattr(reader, "count_tokens", None) or (lambda t: max(1, len(t) // 4)))
             for method in methods:
                 _run_method(method, eval_set.examples, ctx, cond, r, run, out, results, judge_model, progress)
     summary = write_report(out, results.rows, manifest, builds, judge_model)
     return summary
+
+
+def _index_builder(passages: list, embedder: str):
+    """name -> its retriever over `passages`, each built on first use and kept."""
+    built: dict[str, Retriever] = {}
+
+    def get(name: str) -> Retriever:
+        if name not in built:
+            built[name] = BM25Retriever(passages) if name == "bm25" else DenseRetriever(passages, embedder)
+        return built[name]
+
+    return get
 
 
 def condition_documents(eval_set: EvalSet, distractors: int, seed: int) -> list:
@@ -168,9 +172,11 @@ def condition_documents(eval_set: EvalSet, distractors: int, seed: int) -> list:
     return [eval_set.documents[d] for d in chosen]
 
 
-def build_memory(corpus_file: Path, cond_dir: Path, settings: Config, progress: Progress) -> tuple[Path, dict]:
-    """Reflections and a memory for `corpus_file` under `cond_dir` with the configured generator and recipe;
-    a finished step is reused. Returns the memory path and the build record (wall seconds, generator tokens)."""
+def build_memory(corpus_file: Path, cond_dir: Path, settings: Config, progress: Progress,
+                 train_it: bool = True) -> tuple[Path | None, dict]:
+    """Reflections and (with `train_it`) a memory for `corpus_file` under `cond_dir`, with the configured generator
+    and recipe; a finished step is reused. Returns the memory path (None without `train_it`) and the build record
+    (wall seconds, pairs, generator tokens)."""
     from ..memory import MemoryStore, train
     from ..reflect import reflect
 
@@ -184,6 +190,8 @@ def build_memory(corpus_file: Path, cond_dir: Path, settings: Config, progress: 
         record["reflect"] = {"wall_seconds": round(time.perf_counter() - t0, 1), "pairs": m["total"],
                              "profile": m["profile"], "generator": m["generator"]["spec"], "tokens": m["tokens"]}
         atomic_write_json(record_file, record)
+    if not train_it:
+        return None, record
     if not MemoryStore(mem_dir).exists():
         progress.log(f"{cond_dir.name}: training the memory")
         t0 = time.perf_counter()

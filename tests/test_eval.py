@@ -476,3 +476,15 @@ def test_own_corpus_mode_evaluates_a_folder_of_documents(tmp_path):
     assert heldout and not {normalize_text(r["question"]) for r in heldout} & trained
     assert {r["written_by"] for r in heldout} == {"rules"}  # the embedded generator: the rule path
     assert summary["conditions"]["distractors-0"]["bm25"]["questions"] == len(heldout)
+
+
+def test_cli_errors_are_one_line(tmp_path):
+    from typer.testing import CliRunner
+
+    from memo.cli import app
+
+    result = CliRunner().invoke(app, ["eval", "--dataset", "squad:x.json", "-o", str(tmp_path / "r")])
+    assert result.exit_code == 1 and "KIND:PATH" in result.output and "Traceback" not in result.output
+    result = CliRunner().invoke(app, ["eval", "--dataset", f"musique:{tmp_path / 'missing.json'}", "-o",
+                                      str(tmp_path / "r")])
+    assert result.exit_code == 1 and "does not exist" in result.output

@@ -202,16 +202,18 @@ def plot(summary: dict[str, Any], out: Path) -> list[str]:
     ax.legend()
     save(fig, "accuracy_by_hops.png")
 
-    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(max(8, 1.4 * len(names) + 4), 4))
+    fig, (ax1, ax3, ax2) = plt.subplots(1, 3, figsize=(max(10, 2 * len(names) + 4), 4))
     cost = [methods[n]["cost_per_question"] for n in names]
     ax1.bar(names, [c.get("executive_prompt_tokens") or 0 for c in cost], label="prompt")
     ax1.bar(names, [c.get("executive_completion_tokens") or 0 for c in cost],
             bottom=[c.get("executive_prompt_tokens") or 0 for c in cost], label="completion")
     ax1.set_ylabel("executive tokens per question")
     ax1.legend()
+    ax3.bar(names, [c.get("memory_questions") or 0 for c in cost], color="tab:green")
+    ax3.set_ylabel("memory questions per question")
     ax2.bar(names, [c.get("seconds") or 0 for c in cost], color="tab:gray")
     ax2.set_ylabel("wall seconds per question")
-    for ax in (ax1, ax2):
+    for ax in (ax1, ax3, ax2):
         ax.tick_params(axis="x", rotation=30)
         for label in ax.get_xticklabels():
             label.set_horizontalalignment("right")

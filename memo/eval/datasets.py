@@ -96,23 +96,26 @@ def _document(title: str, text: str, source: str, doc_id: str | None = None) -> 
 _HOPS_IN_ID = re.compile(r"^(\d+)hop")
 
 
-def _musique_rows(path: Path) -> Iterable[tuple[dict, str]]:
-    text = path.read_text(encoding="utf-8")
+def _jsonl_rows(path: Path) -> Iterable[tuple[Any, str]]:
+    """(row, "file:line") for each non-blank line of a user's JSONL file; DatasetError naming the bad line."""
+    for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        if line.strip():
+            try:
+                yield json.loads(line), f"{path}:{n}"
+            except json.JSONDecodeError as exc:
+                raise DatasetError(f"{path}:{n}: not valid JSON ({exc.msg})") from exc
+
+
+def _rows(path: Path) -> Iterable[tuple[Any, str]]:
+    """(row, where) from a JSONL file (one row a line) or a JSON file (a list of rows, or one row)."""
     if path.suffix == ".jsonl":
-        for n, line in enumerate(text.splitlines(), 1):
-            if line.strip():
-                try:
-                    yield json.loads(line), f"{path}:{n}"
-                except json.JSONDecodeError as exc:
-                    raise DatasetError(f"{path}:{n}: not valid JSON ({exc.msg})") from exc
+        yield from _jsonl_rows(path)
         return
     try:
-        data = json.loads(text)
+        data = json.loads(path.read_text(encoding="utf-8"))
     except json.JSONDecodeError as exc:
         raise DatasetError(f"{path}: not valid JSON ({exc.msg})") from exc
-    if not isinstance(data, list):
-        raise DatasetError(f"{path}: expected a JSON list of MuSiQue questions (the HippoRAG layout)")
-    for n, row in enumerate(data):
+    for n, row in enumerate(data if isinstance(data, list) else [data]):
         yield row, f"{path}[{n}]"
 
 
@@ -129,7 +132,7 @@ def load_musique(path: str | Path) -> EvalSet:
         raise DatasetError(f"MuSiQue file {path} does not exist")
     examples: list[Example] = []
     documents: dict[str, Document] = {}
-    for row, where in _musique_rows(path):
+    for row, where in _rows(path):
         if not isinstance(row, dict) or not isinstance(row.get("paragraphs"), list) or "question" not in row:
             raise DatasetError(f"{where}: not a MuSiQue question (needs `question` and `paragraphs`)")
         if row.get("answerable") is False:
@@ -157,26 +160,17 @@ def load_musique(path: str | Path) -> EvalSet:
 
 # -- NarrativeQA ------------------------------------------------------------------------------------------------
 
-def _table_rows(path: Path) -> Iterable[dict]:
-    if path.suffix == ".parquet":
-        try:
-            import pyarrow.parquet as pq
-        except ImportError as exc:
-            raise DatasetError(f"{path}: reading parquet needs pyarrow (pip install pyarrow), or export the "
-                               "split to JSONL") from exc
-        yield from pq.read_table(path).to_pylist()
+def _table_rows(path: Path) -> Iterable[tuple[Any, str]]:
+    if path.suffix != ".parquet":
+        yield from _rows(path)
         return
-    text = path.read_text(encoding="utf-8")
-    if path.suffix == ".jsonl":
-        for n, line in enumerate(text.splitlines(), 1):
-            if line.strip():
-                try:
-                    yield json.loads(line)
-                except json.JSONDecodeError as exc:
-                    raise DatasetError(f"{path}:{n}: not valid JSON ({exc.msg})") from exc
-        return
-    data = json.loads(text)
-    yield from (data if isinstance(data, list) else [data])
+    try:
+        import pyarrow.parquet as pq
+    except ImportError as exc:
+        raise DatasetError(f"{path}: reading parquet needs pyarrow (pip install pyarrow), or export the "
+                           "split to JSONL") from exc
+    for n, row in enumerate(pq.read_table(path).to_pylist()):
+        yield row, f"{path}[{n}]"
 
 
 def load_narrativeqa(path: str | Path) -> EvalSet:
@@ -193,10 +187,11 @@ def load_narrativeqa(path: str | Path) -> EvalSet:
     examples: list[Example] = []
     documents: dict[str, Document] = {}
     for file in files:
-        for n, row in enumerate(_table_rows(file)):
-            doc, question, answers = row.get("document"), row.get("question"), row.get("answers")
+        for row, where in _table_rows(file):
+            doc, question, answers = (row.get(k) if isinstance(row, dict) else None
+                                      for k in ("document", "question", "answers"))
             if not (isinstance(doc, dict) and isinstance(question, dict) and isinstance(answers, list)):
-                raise DatasetError(f"{file}[{n}]: not a NarrativeQA row (needs document, question, answers)")
+                raise DatasetError(f"{where}: not a NarrativeQA row (needs document, question, answers)")
             doc_id = str(doc["id"])
             if doc_id not in documents:
                 title = str((doc.get("summary") or {}).get("title") or doc_id)
@@ -234,21 +229,15 @@ def load_qa_jsonl(path: str | Path, corpus: str | Path) -> EvalSet:
                 names.setdefault(key, d.id)
         names[d.id] = d.id
     examples = []
-    for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise DatasetError(f"{path}:{n}: not valid JSON ({exc.msg})") from exc
+    for row, where in _jsonl_rows(path):
         if not isinstance(row, dict) or not isinstance(row.get("question"), str) or not isinstance(row.get("answers"), list):
-            raise DatasetError(f"{path}:{n}: needs `question` (text) and `answers` (a list)")
+            raise DatasetError(f"{where}: needs `question` (text) and `answers` (a list)")
         unknown = [e for e in row.get("evidence_ids", []) if str(e) not in names]
         if unknown:
-            raise DatasetError(f"{path}:{n}: evidence {', '.join(map(str, unknown[:5]))} names no document of {corpus}")
+            raise DatasetError(f"{where}: evidence {', '.join(map(str, unknown[:5]))} names no document of {corpus}")
         steps = [Hop(**h) if isinstance(h, dict) else Hop(str(h), "") for h in row.get("decomposition", [])]
         examples.append(Example(
-            id=str(row.get("id", f"{path.stem}-{n}")), question=row["question"], answers=_unique(map(str, row["answers"])),
+            id=str(row.get("id", f"{path.stem}-{len(examples) + 1}")), question=row["question"], answers=_unique(map(str, row["answers"])),
             evidence_ids=_unique(names[str(e)] for e in row.get("evidence_ids", [])), decomposition=steps,
             hops=int(row.get("hops") or max(1, len(steps)))))
     if not examples:

@@ -225,6 +225,8 @@ def _run_method(method: str, examples: list[Example], ctx: Context, cond: str, r
                 results: "ResultsFile", judge_model: ChatModel | None, progress: Progress) -> None:
     todo = [e for e in examples if not results.done(cond, run, method, e.id)]
     if method.endswith("_gold"):
+        if not any(e.decomposition for e in examples):
+            progress.log(f"{method}: no question has a gold decomposition; skipped")
         todo = [e for e in todo if e.decomposition]
     if not todo:
         return

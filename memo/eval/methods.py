@@ -20,7 +20,6 @@ from typing import Annotated, Any, Callable, Sequence
 
 from pydantic import BaseModel, StringConstraints
 
-from ..corpus import Document
 from ..executive import PROTOCOLS, MemoryClient, ask
 from ..llm import ChatModel, GenParams, StructuredOutputError
 from ..records import ABSTAIN
@@ -82,7 +81,6 @@ class Context:
     settings: ExecutiveSettings
     cfg: EvalConfig
     seed: int
-    documents: dict[str, Document]
     passages: list[Passage]
     retriever: Callable[[str], Retriever]  # built on first use
     memory: MemoryClient | None

@@ -129,8 +129,7 @@ def evaluate(
         indexes = _index_builder(passages, cfg.embedder)  # built once per condition, shared by its runs
         for run in range(1, cfg.runs + 1):
             ctx = Context(reader=reader, settings=settings.executive, cfg=cfg, seed=cfg.seed + run - 1,
-                          documents={d.id: d for d in docs_r}, passages=passages,
-                          retriever=indexes, memory=client,
+                          passages=passages, retriever=indexes, memory=client,
                           count_tokens=getattr(reader, "count_tokens", None) or (lambda t: max(1, len(t) // 4)))
             for method in methods:
                 _run_method(method, eval_set.examples, ctx, cond, r, run, out, results, judge_model, progress)

@@ -142,14 +142,17 @@ def run_method(method: str, examples: Sequence[Example], ctx: Context) -> list[O
         return _reader_outcomes(examples, ctx, [[p for p, _ in h] for h in hits], hits)
     if method.endswith("_gold"):
         base = method.removesuffix("_gold")
+        read_from: dict[str, list[str]] = {}  # question -> the documents its passages came from
         if base == "memo":
             answerer = ctx.ask_memory
         else:
             def answerer(questions: list[str]) -> list[str]:
                 hits = ctx.retrieve(base, questions)
-                return [a for a, _ in ctx.read(questions, [[p for p, _ in h] for h in hits])]
+                answers = ctx.read(questions, [[p for p, _ in h] for h in hits])
+                read_from.update({q: info["documents"] for q, (_, info) in zip(questions, answers)})
+                return [a for a, _ in answers]
         chains = run_chains([e.decomposition for e in examples], answerer)
-        return [_chain_outcome(hops) for hops in chains]
+        return [_chain_outcome(hops, read_from) for hops in chains]
     if method.startswith("memo:"):
         return _protocol_outcomes(method[5:], examples, ctx)
     raise ValueError(f"unknown method {method!r}")
@@ -167,10 +170,13 @@ def _reader_outcomes(examples: Sequence[Example], ctx: Context, contexts: Sequen
     return out
 
 
-def _chain_outcome(hops: list[HopResult]) -> Outcome:
+def _chain_outcome(hops: list[HopResult], read_from: dict[str, list[str]]) -> Outcome:
     answer = hops[-1].answer if hops else ABSTAIN
     records = [{"question": h.question, "answer": h.answer, "gold_question": h.gold_question,
                 "gold_substituted_answer": h.gold_substituted_answer, "gold": h.gold} for h in hops]
+    if read_from:
+        for r in records:
+            r["documents"] = read_from.get(r["question"], [])
     return Outcome(answer, {"hops": records}, {"hops": records})
 
 

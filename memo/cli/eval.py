@@ -9,7 +9,7 @@ import typer
 from rich.table import Table
 
 from ..eval import BASE_METHODS, evaluate
-from ..eval.report import _pct
+from ..eval.report import percent
 from ._common import RichProgress, config, console, run_cli
 
 
@@ -52,8 +52,8 @@ def eval_command(
         for method, e in rows.items():
             c = e["cost_per_question"]
             tokens = (c.get("executive_prompt_tokens") or 0) + (c.get("executive_completion_tokens") or 0)
-            table.add_row(method, str(e["questions"]), *[_pct(e[m]) for m in order],
-                          _pct(e.get("hop_accuracy", {}).get("f1")), f"{tokens:,.0f}",
+            table.add_row(method, str(e["questions"]), *[percent(e[m]) for m in order],
+                          percent(e.get("hop_accuracy", {}).get("f1")), f"{tokens:,.0f}",
                           "-" if c.get("memory_questions") is None else f"{c['memory_questions']:.1f}",
                           f"{c.get('seconds', 0):.1f}")
         console.print(table)

@@ -92,7 +92,8 @@ def _round(v: float | None) -> float | None:
     return None if v is None else round(v, 4)
 
 
-def _pct(stat: dict | float | None) -> str:
+def percent(stat: dict | float | None) -> str:
+    """A score (or its {mean, std, runs}) in percent, "mean ± std" over several runs; "-" when missing."""
     if stat is None:
         return "-"
     if isinstance(stat, dict):
@@ -124,8 +125,8 @@ def markdown(summary: dict[str, Any]) -> str:
                   "|---|---|" + "---|" * (len(order) + 6)]
         for method, e in methods.items():
             c = e["cost_per_question"]
-            lines.append(f"| {method} | {e['questions']} | " + " | ".join(_pct(e[m]) for m in order)
-                         + f" | {_pct(e.get('hop_accuracy', {}).get('f1'))} | {_num(c.get('executive_calls'))}"
+            lines.append(f"| {method} | {e['questions']} | " + " | ".join(percent(e[m]) for m in order)
+                         + f" | {percent(e.get('hop_accuracy', {}).get('f1'))} | {_num(c.get('executive_calls'))}"
                          f" | {_num(c.get('executive_prompt_tokens'), 0)} | {_num(c.get('executive_completion_tokens'), 0)}"
                          f" | {_num(c.get('memory_questions'))} | {_num(c.get('seconds'))} |")
         hops = sorted({h for e in methods.values() for h in e["by_hops"]}, key=int)
@@ -134,7 +135,7 @@ def markdown(summary: dict[str, Any]) -> str:
             lines += ["", f"{names[key]} by hop count:", "", "| method | " + " | ".join(f"{h} hops" for h in hops)
                       + " |", "|---|" + "---|" * len(hops)]
             for method, e in methods.items():
-                lines.append(f"| {method} | " + " | ".join(_pct(e["by_hops"].get(h, {}).get(key)) for h in hops) + " |")
+                lines.append(f"| {method} | " + " | ".join(percent(e["by_hops"].get(h, {}).get(key)) for h in hops) + " |")
     if "distractor_change" in summary:
         lines += ["", "## Change with distractors (points, noisy minus clean)", "",
                   "| method | " + " | ".join(names[m] for m in order) + " |", "|---|" + "---|" * len(order)]

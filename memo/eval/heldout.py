@@ -8,7 +8,7 @@ of one, is dropped, so the memory is only asked what it was never trained on in 
 Who writes them follows the reflection profile: a capable generator (the `full` profile) gets the prompt; with
 the embedded 135M generator (the rule-based `compact` profile) questions are made by rule instead, because that
 model cannot write usable questions. The rule path replaces one element of a corpus sentence (a year, a number,
-a name that is not the sentence's first word) by a wh-phrase in place, the element being the answer; its spans
+none of them the sentence's first words) by a wh-phrase in place, the element being the answer; its spans
 are drawn in a seeded order. The reflection rules ask about the same sentences, so many of these questions are
 duplicates of training questions and are dropped; what remains asks for elements the training questions do not
 ask for in that form. It tests recall of the corpus's facts under new questions, not reasoning.
@@ -47,7 +47,7 @@ class HeldOutList(BaseModel):
     pairs: list[HeldOutQA] = Field(max_length=8)
 
 
-_YEAR = re.compile(r"\b(in |since |until |by |from )?(1\d{3}|20\d{2})\b")
+_YEAR = re.compile(r"\b((?i:in|since|until|by|from) )?(1\d{3}|20\d{2})\b")
 _NUMBER = re.compile(r"\b\d[\d,.]*\b")
 
 
@@ -63,13 +63,14 @@ def rule_questions(corpus: Corpus, per_document: int, seed: int) -> list[Example
             body = sentence.strip().rstrip(".!?;:").strip()
             spans: list[tuple[int, int, str, str]] = []
             for m in _YEAR.finditer(body):
-                start = m.start(2) if not m.group(1) else m.start()
-                spans.append((start, m.end(), f"{m.group(1) or ''}which year".strip(), m.group(2)))
+                if m.start() > 0:  # the sentence's first element is its topic, not something to ask for
+                    start = m.start(2) if not m.group(1) else m.start()
+                    spans.append((start, m.end(), f"{m.group(1) or ''}which year".strip(), m.group(2)))
             for m in _NUMBER.finditer(body):
-                if not _YEAR.fullmatch(m.group(0)) and not any(s <= m.start() < e for s, e, _, _ in spans):
+                if m.start() > 0 and not _YEAR.fullmatch(m.group(0)) and not any(s <= m.start() < e for s, e, _, _ in spans):
                     spans.append((m.start(), m.end(), "how many", m.group(0)))
             for name in entities(body):
-                m = re.search(rf"(\bthe\s+)?\b{re.escape(name)}\b", body)
+                m = re.search(rf"(\b[Tt]he\s+)?\b{re.escape(name)}\b", body)
                 if m and m.start() > 0 and not any(s <= m.start() < e for s, e, _, _ in spans):
                     spans.append((m.start(), m.end(), "what", name))
             for start, end, wh, answer in spans:

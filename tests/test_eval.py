@@ -488,3 +488,21 @@ def test_cli_errors_are_one_line(tmp_path):
     result = CliRunner().invoke(app, ["eval", "--dataset", f"musique:{tmp_path / 'missing.json'}", "-o",
                                       str(tmp_path / "r")])
     assert result.exit_code == 1 and "does not exist" in result.output
+
+
+def test_distractors_come_from_each_question_s_own_paragraphs_first(tmp_path):
+    from memo.eval import EvalError
+    from memo.eval.runner import condition_documents
+
+    file = _invented_musique(tmp_path / "musique.jsonl")
+    data = load_musique(file)
+    clean = condition_documents(data, 0, seed=0)
+    assert [d.id for d in clean] == [d for e in data.examples for d in e.evidence_ids]
+    noisy = condition_documents(data, 1, seed=0)
+    added = noisy[len(clean):]
+    assert len(added) == len(clean)
+    for e in data.examples:  # two evidence paragraphs each, so both of its own two distractors
+        assert set(e.distractor_ids) <= {d.id for d in added}
+    assert condition_documents(data, 1, seed=0) == noisy  # seeded
+    with pytest.raises(EvalError, match="non-evidence documents"):
+        condition_documents(data, 2, seed=0)  # 3 x 2 x 2 wanted, 6 exist

@@ -506,3 +506,16 @@ def test_distractors_come_from_each_question_s_own_paragraphs_first(tmp_path):
     assert condition_documents(data, 1, seed=0) == noisy  # seeded
     with pytest.raises(EvalError, match="non-evidence documents"):
         condition_documents(data, 2, seed=0)  # 3 x 2 x 2 wanted, 6 exist
+
+
+def test_eval_table_of_memo_toml(tmp_path):
+    from memo.config import ConfigError, load_config
+
+    (tmp_path / "memo.toml").write_text("[eval]\ntop_k = 3\nruns = 2\n", encoding="utf-8")
+    cfg = load_config(tmp_path / "memo.toml")
+    assert (cfg.eval_config().top_k, cfg.eval_config(runs=5).runs) == (3, 5)
+    with pytest.raises(ConfigError, match="runs >= 1"):
+        cfg.eval_config(runs=0)
+    (tmp_path / "memo.toml").write_text("[eval]\ntopk = 3\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match="topk"):
+        load_config(tmp_path / "memo.toml")

@@ -13,7 +13,6 @@ baselines) and, outside the MeMo protocols, through the same reading prompt (`me
 
 from __future__ import annotations
 
-import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Annotated, Any, Callable, Sequence
@@ -85,7 +84,6 @@ class Context:
     retriever: Callable[[str], Retriever]  # built on first use
     memory: MemoryClient | None
     count_tokens: Callable[[str], int]
-    _lock: threading.Lock = field(default_factory=threading.Lock)
 
     # -- reading ------------------------------------------------------------------------------------------------
 
@@ -119,9 +117,7 @@ class Context:
         return out
 
     def retrieve(self, name: str, questions: Sequence[str]) -> list[list[Hit]]:
-        with self._lock:  # one index per retriever, built once even when threads ask together
-            retriever = self.retriever(name)
-        return retriever.search(questions, self.cfg.top_k)
+        return self.retriever(name).search(questions, self.cfg.top_k)
 
     def ask_memory(self, questions: list[str]) -> list[str]:
         replies = self.memory.ask(questions, temperature=0.0, max_tokens=self.settings.memory_max_tokens,

@@ -131,7 +131,7 @@ def markdown(summary: dict[str, Any]) -> str:
                          f" | {_num(c.get('memory_questions'))} | {_num(c.get('seconds'))} |")
         hops = sorted({h for e in methods.values() for h in e["by_hops"]}, key=int)
         if len(hops) > 1:
-            key = order[0]
+            key = lead
             lines += ["", f"{names[key]} by hop count:", "", "| method | " + " | ".join(f"{h} hops" for h in hops)
                       + " |", "|---|" + "---|" * len(hops)]
             for method, e in methods.items():

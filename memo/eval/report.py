@@ -168,7 +168,10 @@ def plot(summary: dict[str, Any], out: Path) -> list[str]:
         return files
     methods = summary["conditions"][cond]
     names = list(methods)
-    metrics = [m for m in ("em", "f1", "contains", "judge") if any(methods[n].get(m) for n in names)]
+    # An unreliable judge's verdicts stay in the tables, with their note, but out of the picture.
+    shown = ("judge", "em", "f1", "contains") if summary["lead_metric"] == "judge" else ("em", "f1", "contains")
+    metrics = [m for m in shown if any(methods[n].get(m) for n in names)]
+    labels = {"em": "EM", "f1": "F1", "contains": "contains", "judge": "judge"}
 
     def save(fig, name: str) -> None:
         fig.tight_layout()
@@ -181,7 +184,7 @@ def plot(summary: dict[str, Any], out: Path) -> list[str]:
     for i, m in enumerate(metrics):
         vals = [100 * (methods[n][m]["mean"] if methods[n].get(m) else 0) for n in names]
         errs = [100 * (methods[n][m]["std"] if methods[n].get(m) else 0) for n in names]
-        ax.bar([x + i * width for x in range(len(names))], vals, width, yerr=errs, label=m.upper() if m != "contains" else m)
+        ax.bar([x + i * width for x in range(len(names))], vals, width, yerr=errs, label=labels[m])
     ax.set_xticks([x + width * (len(metrics) - 1) / 2 for x in range(len(names))], names, rotation=30, ha="right")
     ax.set_ylabel("%")
     ax.set_ylim(0, 100)
@@ -203,7 +206,7 @@ def plot(summary: dict[str, Any], out: Path) -> list[str]:
     ax.legend()
     save(fig, "accuracy_by_hops.png")
 
-    fig, (ax1, ax3, ax2) = plt.subplots(1, 3, figsize=(max(10, 2 * len(names) + 4), 4))
+    fig, (ax1, ax3, ax2) = plt.subplots(1, 3, figsize=(max(10, 1.3 * len(names) + 4), 4))
     cost = [methods[n]["cost_per_question"] for n in names]
     ax1.bar(names, [c.get("executive_prompt_tokens") or 0 for c in cost], label="prompt")
     ax1.bar(names, [c.get("executive_completion_tokens") or 0 for c in cost],

@@ -7,11 +7,17 @@ of one, is dropped, so the memory is only asked what it was never trained on in 
 
 Who writes them follows the reflection profile: a capable generator (the `full` profile) gets the prompt; with
 the embedded 135M generator (the rule-based `compact` profile) questions are made by rule instead, because that
-model cannot write usable questions. The rule path replaces one element of a corpus sentence (a year, a number,
-none of them the sentence's first words) by a wh-phrase in place, the element being the answer; its spans
-are drawn in a seeded order. The reflection rules ask about the same sentences, so many of these questions are
-duplicates of training questions and are dropped; what remains asks for elements the training questions do not
-ask for in that form. It tests recall of the corpus's facts under new questions, not reasoning.
+model cannot write usable questions. Two rules, candidates drawn in a seeded order:
+
+1. one element of a corpus sentence (a year, a number, a name; never the sentence's first words) is replaced in
+   place by a wh-phrase and is the answer: "Corin Varnet died in what in 1934?" -> Pellmar;
+2. the same, with the sentence's subject described by another sentence of the document about it instead of
+   named: "The person who designed the lifeboat Gull's Promise died in what in 1934?" -> Pellmar.
+
+The compact reflections ask rule-1 questions about the same sentences, so most rule-1 candidates are training
+questions and are dropped; rule 2 composes two facts the memory learnt separately and is never a training
+question in that form. The set tests recall of the corpus's facts under new wording and simple composition, not
+open reasoning; a capable generator writes a harder one.
 
 The set is written to `heldout_questions.jsonl` (generic eval rows) and read back as it is on later runs, so the
 user may edit it; the training-question filter applies to what is read back too.
@@ -51,33 +57,59 @@ _YEAR = re.compile(r"\b((?i:in|since|until|by|from) )?(1\d{3}|20\d{2})\b")
 _NUMBER = re.compile(r"\b\d[\d,.]*\b")
 
 
+def _spans(body: str, names: list[str], after: int) -> list[tuple[int, int, str, str]]:
+    """(start, end, wh-phrase, answer) for each askable element of `body` that starts at or after `after`."""
+    spans: list[tuple[int, int, str, str]] = []
+
+    def free(at: int) -> bool:
+        return at >= after and not any(s <= at < e for s, e, _, _ in spans)
+
+    for m in _YEAR.finditer(body):
+        if free(m.start()):
+            start = m.start(2) if not m.group(1) else m.start()
+            spans.append((start, m.end(), f"{m.group(1) or ''}which year".strip(), m.group(2)))
+    for m in _NUMBER.finditer(body):
+        if free(m.start()) and not _YEAR.fullmatch(m.group(0)):
+            spans.append((m.start(), m.end(), "how many", m.group(0)))
+    for name in names:
+        m = re.search(rf"(\b[Tt]he\s+)?\b{re.escape(name)}\b", body)
+        if m and free(m.start()):
+            spans.append((m.start(), m.end(), "what", name))
+    return spans
+
+
+_DESCRIBED = {"person": "The person who", "organisation": "The organisation that", "place": "The place that",
+              "thing": "The one that"}
+
+
 def rule_questions(corpus: Corpus, per_document: int, seed: int) -> list[Example]:
-    """Up to `per_document` questions per document by the rule in the module docstring, spans in seeded order."""
-    from ..reflect.text import entities, self_containment_problems
+    """Questions by the two rules in the module docstring, about `per_document` * 3 candidates per document in a
+    seeded order (the training filter drops many)."""
+    from ..reflect.text import entities, entity_type, self_containment_problems
 
     out: list[Example] = []
     for doc in corpus.documents:
         rng = random.Random(f"{seed}:{doc.id}")
         candidates: list[tuple[str, str]] = []
+        sentences = []  # (body, subject phrase, its predicate, names)
         for sentence in split_sentences(doc.text):
             body = sentence.strip().rstrip(".!?;:").strip()
-            spans: list[tuple[int, int, str, str]] = []
-            for m in _YEAR.finditer(body):
-                if m.start() > 0:  # the sentence's first element is its topic, not something to ask for
-                    start = m.start(2) if not m.group(1) else m.start()
-                    spans.append((start, m.end(), f"{m.group(1) or ''}which year".strip(), m.group(2)))
-            for m in _NUMBER.finditer(body):
-                if m.start() > 0 and not _YEAR.fullmatch(m.group(0)) and not any(s <= m.start() < e for s, e, _, _ in spans):
-                    spans.append((m.start(), m.end(), "how many", m.group(0)))
-            for name in entities(body):
-                m = re.search(rf"(\b[Tt]he\s+)?\b{re.escape(name)}\b", body)
-                if m and m.start() > 0 and not any(s <= m.start() < e for s, e, _, _ in spans):
-                    spans.append((m.start(), m.end(), "what", name))
-            for start, end, wh, answer in spans:
-                q = " ".join((body[:start] + wh + body[end:]).split()) + "?"
-                q = q[0].upper() + q[1:]
-                if not self_containment_problems(q, answer):
-                    candidates.append((q, answer))
+            names = entities(body)
+            lead = next((m for n in names[:1] if (m := re.match(rf"(The\s+)?{re.escape(n)}\b", body))), None)
+            sentences.append((body, lead.group(0) if lead else "", body[lead.end():].strip(" ,") if lead else "", names))
+        for i, (body, subject, _, names) in enumerate(sentences):
+            # 1. one element of the sentence asked in place (never its first words: they are its topic)
+            for start, end, wh, answer in _spans(body, names, after=1):
+                candidates.append((body[:start] + wh + body[end:], answer))
+            # 2. the same, with the subject described by another sentence about it instead of named
+            others = [s for j, s in enumerate(sentences) if j != i and subject and s[1] == subject and s[2]]
+            for start, end, wh, answer in (_spans(body, names, after=len(subject) + 1) if others else []):
+                clue = rng.choice(others)[2]
+                if answer.lower() not in clue.lower():
+                    described = f"{_DESCRIBED[entity_type(subject.removeprefix('The '), doc.text)]} {clue}"
+                    candidates.append((described + (body[:start] + wh + body[end:])[len(subject):], answer))
+        candidates = [(" ".join(q.split()) + "?", a) for q, a in candidates]
+        candidates = [(q[0].upper() + q[1:], a) for q, a in candidates if not self_containment_problems(q, a)]
         rng.shuffle(candidates)
         out += [Example(id="", question=q, answers=[a], evidence_ids=[doc.id]) for q, a in candidates[: per_document * 3]]
     return out

@@ -124,7 +124,8 @@ def evaluate(
                                        cfg, progress)
             eval_set = EvalSet("corpus", written, eval_set.documents, eval_set.source).limit(limit)
             if not eval_set.examples:
-                raise EvalError(f"no held-out question could be written from {eval_set.source}")
+                raise EvalError(f"no held-out question to ask: none could be written from {eval_set.source}, or "
+                                f"{out / HELDOUT_FILE} holds none (delete it to write the set again)")
         passages = passages_of(chunked)
         indexes = _index_builder(passages, cfg.embedder)  # built once per condition, shared by its runs
         for run in range(1, cfg.runs + 1):

@@ -10,10 +10,10 @@ import pytest
 from memo.eval import (DatasetError, Hop, containment, exact_match, load_eval_set, load_musique,
                        load_narrativeqa, load_qa_jsonl, natural_question, normalize_answer, run_chains, score,
                        substitute, token_f1)
+from memo.executive import LocalMemory
 
-MUSIQUE = Path("/work/shared/data/musique/musique_hipporag_subset.json")
-if not MUSIQUE.exists():  # a checkout beside shared/ (CI's layout)
-    MUSIQUE = Path(__file__).resolve().parents[2] / "shared" / "data" / "musique" / "musique_hipporag_subset.json"
+# The shared 50-question sample lives in shared/, beside the checkout (here and in CI).
+MUSIQUE = Path(__file__).resolve().parents[2] / "shared" / "data" / "musique" / "musique_hipporag_subset.json"
 
 
 # -- metrics ----------------------------------------------------------------------------------------------------
@@ -239,22 +239,20 @@ def _tiny_config(tmp_path: Path, tiny_model_dir: Path) -> None:
         "[eval]\nreader_max_tokens = 8\nconcurrency = 2\ntop_k = 2\n", encoding="utf-8")
 
 
-class DyingMemory:
-    """A local memory that is 'killed' (KeyboardInterrupt) once more than `after` questions reached it."""
+class DyingMemory(LocalMemory):
+    """A local memory that is 'killed' (KeyboardInterrupt) once more than `after` questions reached it; counts
+    the questions it really answered."""
 
-    def __new__(cls, path, after: float):
-        from memo.executive import LocalMemory
+    def __init__(self, path, after: float):
+        super().__init__(path)
+        self.after = after
+        self.answered = 0
 
-        class _Dying(LocalMemory):
-            answered = 0
-
-            def _ask(self, questions, temperature, max_tokens, seed):
-                if self.questions_asked > after:
-                    raise KeyboardInterrupt
-                self.answered += len(questions)
-                return super()._ask(questions, temperature, max_tokens, seed)
-
-        return _Dying(path)
+    def _ask(self, questions, temperature, max_tokens, seed):
+        if self.questions_asked > self.after:
+            raise KeyboardInterrupt
+        self.answered += len(questions)
+        return super()._ask(questions, temperature, max_tokens, seed)
 
 
 def _models():

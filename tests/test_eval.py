@@ -263,7 +263,6 @@ def _models():
     return settings, load_model(settings.spec_for("executive"), settings), load_model(settings.spec_for("judge"), settings)
 
 
-@pytest.mark.slow
 def test_killed_eval_resumes_without_repeating_a_call_or_a_question(tmp_path, monkeypatch, tiny_model_dir,
                                                                     tiny_eval_memory):
     from memo.eval import evaluate
@@ -296,7 +295,6 @@ def test_killed_eval_resumes_without_repeating_a_call_or_a_question(tmp_path, mo
     assert {key(r): r["answer"] for r in rows} == {key(r): r["answer"] for r in fresh}
 
 
-@pytest.mark.slow
 def test_report_is_complete(tmp_path, tiny_model_dir, tiny_eval_memory):
     from memo.eval import evaluate
 

@@ -7,7 +7,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from . import core, demo, executive, memory, merge, reflect, serve
+from . import core, demo, eval, executive, memory, merge, reflect, serve
 from ._common import set_options
 
 # Library progress bars (weight loading, GGUF conversion) would drown the CLI's own output.
@@ -47,3 +47,4 @@ app.command()(merge.versions)
 app.command()(merge.rollback)
 app.command()(serve.serve)
 app.command()(serve.mcp)
+app.command("eval")(eval.eval_command)

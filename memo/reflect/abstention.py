@@ -15,8 +15,8 @@ def abstentions(ctx: RunContext, pairs: list[Pair]) -> list[Pair]:
     """Up to `abstention_ratio` x len(pairs) abstention pairs.
 
     A kept pair's question that names a person or organisation (spaCy PERSON / ORG, two words or more) gets an
-    invented name recombined from the corpus's own names of that type ("Marie Dubois" + "Tomas Kell" -> "Marie
-    Kell"), so it looks plausible; names that occur in the corpus text are never used.
+    invented name recombined from the corpus's own names of that type ("Ada Lovelace" + "Alan Turing" -> "Ada
+    Turing"), so it looks plausible; names that occur in the corpus text are never used.
     """
     stats = ctx.stats["abstention"]
     want = round(len(pairs) * ctx.cfg.abstention_ratio)

@@ -45,8 +45,8 @@ _ALIAS = re.compile(r"^\s*(also|sometimes|formerly|originally|commonly|often|bet
 class CleanDocument:
     """A document ready for extraction: its main entity's name, a description from the title, and plain text."""
 
-    title: str  # the main entity's name: "Labyrinth" for the title "Labyrinth (1984 video game)"
-    description: str  # the title's disambiguating note: "1984 video game" (empty when none)
+    title: str  # the main entity's name: "Tetris" for the title "Tetris (video game)"
+    description: str  # the title's disambiguating note: "video game" (empty when none)
     text: str  # paragraphs separated by blank lines, one space between words, no markup
 
 
@@ -64,8 +64,8 @@ def _drop_parenthetical(inner: str) -> bool:
 
 
 def _bracket_sentence(subject: str, inner: str) -> str:
-    """"Erik Hort" + "born February 16, 1987 in Montebello" -> "Erik Hort was born on February 16, 1987 in
-    Montebello."; "also known as SME" -> "Erik Hort is also known as SME."."""
+    """"Marie Curie" + "born 7 November 1867 in Warsaw" -> "Marie Curie was born on 7 November 1867 in
+    Warsaw."; "also known as Madame Curie" -> "Marie Curie is also known as Madame Curie."."""
     inner = inner.strip().rstrip(";,")
     if _BORN.match(inner):
         verb = "died" if inner.lower().startswith(("died", "d.")) else "was born"
@@ -113,7 +113,7 @@ def _rewrite_parentheticals(text: str) -> str:
 
 
 def split_title(title: str) -> tuple[str, str]:
-    """"Labyrinth (1984 video game)" -> ("Labyrinth", "1984 video game"); file-name titles made readable."""
+    """"Tetris (video game)" -> ("Tetris", "video game"); file-name titles made readable."""
     title = " ".join(title.replace("_", " ").split())
     m = re.match(r"^(.*?)\s*\(([^()]+)\)\s*$", title)
     if m and m.group(1):
@@ -173,11 +173,11 @@ def clean_document(text: str, title: str = "") -> CleanDocument:
     for para in paragraphs:
         s = " ".join(para)
         s = _IMAGE.sub("", s)
-        s = _LINK.sub(lambda mm: mm.group(1) or mm.group(2), s)
         s = _REF_MARK.sub("", s)
+        s = _LINK.sub(lambda mm: mm.group(1) or mm.group(2), s)
         for _ in range(2):  # nested emphasis
             s = _EMPHASIS.sub(lambda mm: next(g for g in mm.groups()[1:] if g is not None), s)
-        s = re.sub(r"(?<=\w)\^(\w+)", "", s)  # superscript footnote marks: "fact^3"
+        s = re.sub(r"\^\w+", "", s)  # superscript footnote marks: "fact.^3"
         s = " ".join(s.split())
         if s:
             out.append(_rewrite_parentheticals(s))

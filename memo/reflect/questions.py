@@ -2,12 +2,12 @@
 
 A clause is a verb with its subject, auxiliaries and complements (spaCy's ClearNLP-style dependency labels:
 nsubj, nsubjpass, aux, auxpass, dobj, attr, oprd, acomp, dative, prep/pobj, agent, npadvmod, prt). Asking about
-the subject gives a subject question ("Who founded Veltrona Labs?"); asking about a complement inverts subject and
-auxiliary, or adds do-support ("What did Mira Castell study?", "When was Diego Maradona signed?"). The wh-word
+the subject gives a subject question ("Who founded the Radium Institute?"); asking about a complement inverts subject and
+auxiliary, or adds do-support ("What did Marie Curie study?", "When was Marie Curie born?"). The wh-word
 follows the answer's entity type and role: PERSON who; GPE/LOC/FAC where after in/at/on, else "which place";
 DATE when; CARDINAL how many (with the counted noun); QUANTITY/MONEY how much; ORG which organisation;
 WORK_OF_ART which work; EVENT which event; other names "which" + their kind; the sentence's own noun for a name
-("coach Frank Rijkaard" -> "which coach"); otherwise what. Each question comes with other phrasings of it
+("coach Vince Lombardi" -> "which coach"); otherwise what. Each question comes with other phrasings of it
 (paraphrases): the short and the full form, other wh-words, and passive or active voice.
 """
 
@@ -31,7 +31,7 @@ WHERE_PREPS = {"in", "at", "on", "inside", "within"}
 WHEN_PREPS = {"in", "on", "at", "during"}
 DO_FORMS = {"VBD": "did", "VBZ": "does", "VBP": "do", "VB": "do"}
 MAX_QUESTION_WORDS = 22
-# Nouns for the kind of a name, by which a text introduces it ("the town of Ramapo") or refers back to it ("the
+# Nouns for the kind of a name, by which a text introduces it ("the county of Kent") or refers back to it ("the
 # company"), by entity type.
 KIND_NOUNS_BY_LABEL = {
     "ORG": {"company", "organisation", "organization", "corporation", "firm", "group", "club", "team", "band",
@@ -55,7 +55,7 @@ class Question:
     role: str  # "subject" or the complement's dependency label
     named: bool  # the answer is a name (reverse-lookup material)
     subject: str  # the clause's subject as written (a name when the clause is about one)
-    predicate: str  # the clause without its subject, for joining facts: "founded Veltrona Labs in 2011"
+    predicate: str  # the clause without its subject, for joining facts: "founded the Radium Institute in 2011"
     paraphrases: list[str] = field(default_factory=list)
 
 
@@ -81,6 +81,9 @@ def phrase(tok: Token, trim: bool = True) -> list[Token]:
         for t in tok.subtree:
             if t is tok or (t.dep_ in {"conj", "cc"} and t.head.pos_ not in {"VERB", "AUX"}):
                 continue  # coordinated names and adjectives stay: "China, India and Laos"
+            if t.dep_ == "appos" and t.pos_ == "PROPN" and t.i > 0 and t.doc[t.i - 1].text != "," \
+                    and t.doc[t.i - 1].i in {x.i for x in t.subtree} | {x.i for x in tok.subtree}:
+                continue  # "the physicist Marie Curie": the name is part of the phrase
             if t.dep_ in TRIM_DEPS and not (t.ent_type_ == "DATE" and t.head.ent_type_ == "DATE"):
                 drop.update(x.i for x in t.subtree)
     depth = 0
@@ -113,11 +116,11 @@ def _label(tokens: list[Token]) -> str:
     head = _head(tokens)
     if head.ent_type_:
         return head.ent_type_
-    if head.pos_ == "PROPN":
-        for t in tokens:
-            if t.ent_type_ in NAME_LABELS:
-                return t.ent_type_
-    return ""
+    names = [t for t in tokens if t.ent_type_ in NAME_LABELS]
+    if head.pos_ == "PROPN" and names:
+        return names[0].ent_type_
+    appos = [c for c in head.children if c.dep_ == "appos" and c.ent_type_ in NAME_LABELS and c in tokens]
+    return appos[0].ent_type_ if appos else ""
 
 
 def _entity_in(tokens: list[Token], label: str) -> str:
@@ -129,8 +132,8 @@ def _entity_in(tokens: list[Token], label: str) -> str:
 
 
 def _kind_noun(tokens: list[Token]) -> tuple[str, str] | None:
-    """(kind noun, name) when the phrase names its kind: "coach Frank Rijkaard" -> ("coach", "Frank Rijkaard"),
-    "the mountain village of Marrowby" -> ("village", "Marrowby")."""
+    """(kind noun, name) when the phrase names its kind: "coach Vince Lombardi" -> ("coach", "Vince Lombardi"),
+    "the city of Warsaw" -> ("village", "Warsaw")."""
     if not tokens:
         return None
     head = min(tokens, key=lambda t: len(list(t.ancestors)))
@@ -169,17 +172,17 @@ def _year_only(text: str) -> bool:
 
 def target_for(comp: Token, role: str, kinds: dict[str, str] | None = None) -> Target | None:
     """How to ask about one complement (or the subject) of a clause (see `_target`); the target is marked as a name
-    when the phrase is one ("Mira Castell", "the village of Marrowby")."""
+    when the phrase is one ("Marie Curie", "the city of Warsaw")."""
     t = _target(comp, role, kinds)
     if t is not None and t.label not in {"DATE", "TIME", "CARDINAL", "QUANTITY", "MONEY", "PERCENT"}:
         np = t.tokens[1:] if t.tokens and t.tokens[0].dep_ in {"prep", "agent"} else t.tokens
-        t.named = bool(np) and (_head(np).pos_ == "PROPN" or _kind_noun(np) is not None)
+        t.named = bool(np) and (_head(np).pos_ == "PROPN" or _kind_noun(np) is not None or t.label == "PERSON")
     return t
 
 
 def _target(comp: Token, role: str, kinds: dict[str, str] | None = None) -> Target | None:
     """How to ask about one complement (or the subject) of a clause; None when it is not worth a question.
-    `kinds`: a name's kind noun from its definition elsewhere ("Labyrinth is a video game" -> "video game")."""
+    `kinds`: a name's kind noun from its definition elsewhere ("Tetris is a video game" -> "video game")."""
     kinds = kinds or {}
     if role in {"prep", "agent"}:
         objs = [c for c in comp.children if c.dep_ == "pobj"]
@@ -222,10 +225,13 @@ def _target(comp: Token, role: str, kinds: dict[str, str] | None = None) -> Targ
     if kind and not label:
         label = next((t.ent_type_ for t in np if t.ent_type_ in NAME_LABELS), "")
     name = kind[1] if kind else (name_text(doc[np[0].i : np[-1].i + 1]) if head.pos_ == "PROPN" else text)
+    if not kind and head.pos_ == "PROPN" and head.ent_type_:  # the name alone, not what the parser hung on it
+        name = next((name_text(e) for e in doc.ents if e.start <= head.i < e.end), name)
     defined = kinds.get(name.lower())
     if not label and prep in WHERE_PREPS and any(t.ent_type_ in {"GPE", "LOC", "FAC"} for t in np):
         return Target(all_tokens, "where", text, "LOC", role)
-    if label in {"GPE", "LOC", "FAC"} and prep in WHERE_PREPS | {"from", "to", "into"}:
+    place = label in {"GPE", "LOC", "FAC"} or (head.pos_ == "PROPN" and label in {"", "PRODUCT"})
+    if place and prep in WHERE_PREPS | {"from", "to", "into"}:
         if prep in WHERE_PREPS:
             alts = [f"in which {kind[0]}"] if kind else ([f"in which {defined}"] if defined else [])
             return Target(all_tokens, "where", name, label, role, alternatives=alts)
@@ -243,7 +249,8 @@ def _target(comp: Token, role: str, kinds: dict[str, str] | None = None) -> Targ
         return Target(np, "what percentage", text, label, role, prep)
     if label in {"ORDINAL", "CARDINAL"} or len(np) > 12:
         return None
-    if label == "PERSON" and head.pos_ == "PROPN" or (kind and label == "PERSON"):
+    if label == "PERSON":
+        name = kind[1] if kind else (_entity_in(np, "PERSON") or name)
         alts = [f"which {kind[0]}"] if kind else ([f"which {defined}"] if defined else [])
         return Target(np, "who", name, label, role, prep, alternatives=alts)
     if role in {"attr", "oprd"}:
@@ -265,7 +272,7 @@ def _target(comp: Token, role: str, kinds: dict[str, str] | None = None) -> Targ
 
 
 def definitions(sent: Span) -> dict[str, str]:
-    """Kind nouns a sentence defines: "Labyrinth is a video game ..." -> {"labyrinth": "video game"}."""
+    """Kind nouns a sentence defines: "Tetris is a video game ..." -> {"labyrinth": "video game"}."""
     out = {}
     for t in sent:
         if t.dep_ == "attr" and t.head.lemma_ == "be" and t.pos_ == "NOUN":
@@ -352,8 +359,8 @@ def clauses(sent: Span) -> list[Clause]:
 
 def _lower_first(text: str, tokens: list[Token]) -> str:
     """Lower-case a phrase's first word when it started the sentence and is not a name."""
-    if tokens and tokens[0].i == tokens[0].sent.start and tokens[0].pos_ in {"DET", "ADP", "ADV", "ADJ", "NOUN", "PRON"} \
-            and not any(t.pos_ == "PROPN" for t in tokens[1:3]) and not text[:2].isupper():
+    if tokens and tokens[0].i == tokens[0].sent.start and not text[:2].isupper() and (tokens[0].pos_ == "DET" or (
+            tokens[0].pos_ in {"ADP", "ADV", "ADJ", "NOUN", "PRON"} and not (len(tokens) > 1 and tokens[1].pos_ == "PROPN"))):
         return text[:1].lower() + text[1:]
     return text
 
@@ -443,7 +450,7 @@ def questions(clause: Clause, kinds: dict[str, str] | None = None) -> list[Quest
                 tail = f"{rest} {t.prep}".strip()
                 if is_be:
                     if t.wh in {"where", "when"} or role == "attr":
-                        tail = t.prep  # "Where is Israel?", "What is Labyrinth?"
+                        tail = t.prep  # "Where is Norway?", "What is Tetris?"
                     elif has_object:
                         continue  # "What is X an American corporation ...?": not a question
                     forms.append(_tidy(f"{wh} {clause.verb_text} {subject} {tail}?"))
@@ -485,7 +492,7 @@ def _head(tokens: list[Token]) -> Token:
 
 
 def _passive_subject_question(clause: Clause, wh: str) -> str | None:
-    """"Who founded Veltrona Labs?" -> "Who was Veltrona Labs founded by?" (active clause with an object)."""
+    """"Who founded the Radium Institute?" -> "Who was the Radium Institute founded by?" (active clause with an object)."""
     verb = clause.verb
     objs = [c for c, r in clause.complements if r == "dobj"]
     if clause.aux or not objs or verb.tag_ not in {"VBD", "VBZ", "VBP"} or verb.lemma_ == "be":
@@ -498,7 +505,7 @@ def _passive_subject_question(clause: Clause, wh: str) -> str | None:
 
 
 def _passive_object_question(clause: Clause, obj: Token, t: Target) -> str | None:
-    """"What did Mira Castell found?" -> "What was founded by Mira Castell?"."""
+    """"What did Marie Curie discover?" -> "What was discovered by Marie Curie?"."""
     verb = clause.verb
     if clause.aux or verb.tag_ not in {"VBD", "VBZ", "VBP"} or t.prep or verb.lemma_ == "be":
         return None
@@ -506,11 +513,11 @@ def _passive_object_question(clause: Clause, obj: Token, t: Target) -> str | Non
     if not vbn:
         return None
     plural = _plural(phrase(obj)) if t.wh.startswith("how many") else False
-    return _tidy(f"{t.wh} {_be(plural, verb.tag_ == 'VBD')} {vbn} by {clause.subject_text}?")
+    return _tidy(f"{t.wh} {_be(plural, verb.tag_ == 'VBD')} {vbn} by {_lower_first(clause.subject_text, clause.subject)}?")
 
 
 def _active_agent_question(clause: Clause, t: Target) -> str | None:
-    """"Who was Labyrinth published by?" -> "Who published Labyrinth?"."""
+    """"Who was Tetris published by?" -> "Who published Tetris?"."""
     aux = [a.lower() for a in clause.aux]
     if aux not in (["was"], ["were"], ["is"], ["are"]) or clause.verb.tag_ != "VBN":
         return None

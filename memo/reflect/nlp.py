@@ -11,7 +11,8 @@ PERCENT, ORDINAL).
 from __future__ import annotations
 
 from functools import lru_cache
-from typing import TYPE_CHECKING, Iterable
+import re
+from typing import TYPE_CHECKING, Iterable, Sequence
 
 if TYPE_CHECKING:
     from spacy.language import Language
@@ -40,19 +41,48 @@ def load_nlp() -> "Language":
     return module.load()
 
 
-_CACHE: dict[str, "Doc"] = {}
+_CACHE: dict[tuple[str, tuple[str, ...]], "Doc"] = {}
 
 
-def parse(texts: Iterable[str]) -> list["Doc"]:
-    """Parsed documents in input order; texts parsed before in this process are reused."""
+def _parse_keeping(text: str, names: tuple[str, ...]) -> "Doc":
+    """Parse with each occurrence of `names` that has lower-case words kept as one token (a title such as "Gone
+    with the Wind" is otherwise parsed as words of the sentence)."""
+    from spacy.util import filter_spans
+
+    nlp = load_nlp()
+    doc = nlp.make_doc(text)
+    spans = []
+    for name in names:
+        if all(w[:1].isupper() or not w[:1].isalpha() for w in name.split()):
+            continue  # a name-shaped title ("Ada Lovelace") parses better as words
+        for m in re.finditer(rf"(?<!\w){re.escape(name)}(?!\w)", text):
+            span = doc.char_span(m.start(), m.end())
+            if span is not None and len(span) > 1:
+                spans.append(span)
+    if spans:
+        with doc.retokenize() as retokenizer:
+            for span in filter_spans(spans):
+                retokenizer.merge(span, attrs={"TAG": "NNP", "POS": "PROPN"})
+    for _, component in nlp.pipeline:
+        doc = component(doc)
+    return doc
+
+
+def parse(texts: Iterable[str], keep: Iterable[Sequence[str]] | None = None) -> list["Doc"]:
+    """Parsed documents in input order; `keep[i]`: names that text i must keep as single tokens (its title).
+    Texts parsed before in this process are reused."""
     texts = list(texts)
-    todo = list(dict.fromkeys(t for t in texts if t not in _CACHE))
-    if todo:
-        if len(_CACHE) > 50_000:
-            _CACHE.clear()
-        for text, doc in zip(todo, load_nlp().pipe(todo, batch_size=64)):
-            _CACHE[text] = doc
-    return [_CACHE[t] for t in texts]
+    keys = [(t, tuple(k)) for t, k in zip(texts, keep)] if keep is not None else [(t, ()) for t in texts]
+    todo = list(dict.fromkeys(k for k in keys if k not in _CACHE))
+    if len(_CACHE) + len(todo) > 50_000:
+        _CACHE.clear()
+    plain = [k for k in todo if not k[1]]
+    for key, doc in zip(plain, load_nlp().pipe([t for t, _ in plain], batch_size=64)):
+        _CACHE[key] = doc
+    for key in todo:
+        if key[1]:
+            _CACHE[key] = _parse_keeping(*key)
+    return [_CACHE[k] for k in keys]
 
 
 def name_text(span) -> str:

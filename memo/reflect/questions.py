@@ -31,6 +31,7 @@ WHERE_PREPS = {"in", "at", "on", "inside", "within"}
 WHEN_PREPS = {"in", "on", "at", "during"}
 DO_FORMS = {"VBD": "did", "VBZ": "does", "VBP": "do", "VB": "do"}
 MAX_QUESTION_WORDS = 22
+RELATIVE_DATE = re.compile(r"(the )?(same|following|next|previous|last|this|that|these|those)\b", re.I)
 # Nouns for the kind of a name, by which a text introduces it ("the county of Kent") or refers back to it ("the
 # company"), by entity type.
 KIND_NOUNS_BY_LABEL = {
@@ -166,6 +167,19 @@ class Target:
     alternatives: list[str] = field(default_factory=list)  # other wh-phrases
 
 
+def _glued(np: list[Token]) -> list[Token]:
+    """The phrase with the rest of any word the tokenizer split at a hyphen: "June" -> "mid-June"."""
+    doc = np[0].doc
+    start, end = np[0].i, np[-1].i
+    while start >= 2 and doc[start - 1].text in {"-", "–"} and not doc[start - 1].whitespace_ \
+            and not doc[start - 2].whitespace_:
+        start -= 2
+    while end + 2 < len(doc) and doc[end + 1].text in {"-", "–"} and not doc[end].whitespace_ \
+            and not doc[end + 1].whitespace_:
+        end += 2
+    return [doc[i] for i in range(start, end + 1)]
+
+
 def _year_only(text: str) -> bool:
     return bool(re.fullmatch(r"(in |the year )?\d{3,4}", text.strip(), re.I))
 
@@ -198,9 +212,7 @@ def _target(comp: Token, role: str, kinds: dict[str, str] | None = None) -> Targ
     if not np or np[0].pos_ == "PRON" or np[0].lower_ in {"this", "these", "that", "those"}:
         return None  # pronouns are not answers
     doc = np[0].doc
-    if (np[0].i > 0 and doc[np[0].i - 1].text in {"-", "–"}) or (np[-1].i + 1 < len(doc)
-                                                             and doc[np[-1].i + 1].text in {"-", "–"}):
-        return None  # a piece of a hyphenated word the parser split
+    np = _glued(np)
     label = _label(np)
     text = _span(np)
     head = _head(np)
@@ -208,7 +220,7 @@ def _target(comp: Token, role: str, kinds: dict[str, str] | None = None) -> Targ
     if role == "npadvmod" and label not in {"DATE", "TIME"}:
         return None
     if label in {"DATE", "TIME"}:
-        if re.fullmatch(r"(the )?(same|following|next|previous|last|this) \w+", text, re.I):
+        if RELATIVE_DATE.match(text):
             return None  # relative to another sentence
         if prep in WHEN_PREPS or (not prep and role == "npadvmod"):
             alts = ["in which year"] if _year_only(text) else (["on what date"] if re.search(r"\d{1,2}", text)
@@ -301,6 +313,8 @@ def _subject_of(verb: Token) -> list[Token] | None:
     if subj:
         if subj[0].tag_ in {"WDT", "WP"} and verb.dep_ == "relcl":
             return _noun_subject(verb.head)
+        if verb.dep_ == "relcl":
+            return None  # "the territory the United States had acquired": the gap is the object, not the subject
         return phrase(subj[0])
     if verb.dep_ == "conj" and verb.head.pos_ in {"VERB", "AUX"}:
         return _subject_of(verb.head)
@@ -314,6 +328,8 @@ def _subject_of(verb: Token) -> list[Token] | None:
 def _noun_subject(noun: Token) -> list[Token]:
     """The subject a clause hanging off `noun` is about: the noun itself, or, when the noun is what a copula says
     its subject is ("X is an engineer who ..."), that subject."""
+    if noun.dep_ == "pobj" and noun.head.lower_ == "of" and noun.head.head.dep_ == "attr":
+        noun = noun.head.head  # "X was a series of battles fought ..." -> about X
     if noun.dep_ == "attr" and noun.head.lemma_ == "be":
         subj = [c for c in noun.head.children if c.dep_ in SUBJECT_DEPS]
         if subj:
@@ -331,7 +347,8 @@ def clauses(sent: Span) -> list[Clause]:
             continue
         if v.dep_ == "advcl" and (v.tag_ != "VBG" or any(c.dep_ in {"mark"} | SUBJECT_DEPS for c in v.children)):
             continue
-        if v.dep_ == "acl" and (v.tag_ != "VBN" or v.head.dep_ not in {"attr", "dobj", "nsubj", "nsubjpass", "appos"}):
+        if v.dep_ == "acl" and (v.tag_ != "VBN" or not (v.head.dep_ in {"attr", "dobj", "nsubj", "nsubjpass", "appos"}
+                                                         or (v.head.dep_ == "pobj" and v.head.head.head.dep_ == "attr"))):
             continue
         subj = _subject_of(v)
         if not subj or any(t.dep_ == "expl" for t in v.children):
@@ -359,8 +376,8 @@ def clauses(sent: Span) -> list[Clause]:
 
 def _lower_first(text: str, tokens: list[Token]) -> str:
     """Lower-case a phrase's first word when it started the sentence and is not a name."""
-    if tokens and tokens[0].i == tokens[0].sent.start and not text[:2].isupper() and (tokens[0].pos_ == "DET" or (
-            tokens[0].pos_ in {"ADP", "ADV", "ADJ", "NOUN", "PRON"} and not (len(tokens) > 1 and tokens[1].pos_ == "PROPN"))):
+    if tokens and tokens[0].i == tokens[0].sent.start and not text[:2].isupper() \
+            and (tokens[0].pos_ in {"DET", "ADP", "ADV", "PRON"} or (tokens[0].pos_ == "ADJ" and not tokens[0].ent_type_)):
         return text[:1].lower() + text[1:]
     return text
 
@@ -376,8 +393,19 @@ def _singular(word: str) -> str:
     return {"were": "was", "are": "is", "have": "has", "do": "does"}.get(word.lower(), word)
 
 
-def _render(comps: list[tuple[Token, str]]) -> str:
-    return " ".join(_lower_first(_span(phrase(c)), phrase(c)) for c, _ in comps)
+def _render(comps: list[tuple[Token, str]], exclude: set[int] = frozenset()) -> str:
+    """The complements' phrases in order, without the tokens in `exclude`."""
+    parts = []
+    for c, _ in comps:
+        toks = [t for t in phrase(c) if t.i not in exclude]
+        runs: list[list[Token]] = []
+        for t in toks:
+            if runs and t.i == runs[-1][-1].i + 1:
+                runs[-1].append(t)
+            else:
+                runs.append([t])
+        parts += [_lower_first(_span(r), r) for r in runs]
+    return " ".join(p for p in parts if p)
 
 
 def _be(plural: bool, past: bool) -> str:
@@ -469,7 +497,56 @@ def questions(clause: Clause, kinds: dict[str, str] | None = None) -> list[Quest
         if forms:
             out.append(Question(forms[0], _cap(t.answer), t.label, role, t.named, clause.subject_text, predicate,
                                 forms[1:]))
+    out += _whose(clause, subject, is_be) + _nested_when(clause, subject, core, is_be, out)
     return out
+
+
+def _whose(clause: Clause, subject: str, is_be: bool) -> list[Question]:
+    """Possessives asked the other way: "X is Y's third album" -> "Whose third album is X?" (Y)."""
+    out = []
+    for comp, role in clause.complements:
+        if role != "attr" or not is_be:
+            continue
+        owners = [c for c in comp.children if c.dep_ == "poss" and c.pos_ == "PROPN"]
+        if not owners:
+            continue
+        owner = phrase(owners[0], trim=True)
+        owned = [t for t in phrase(comp) if t.i not in {x.i for x in owners[0].subtree} and t.dep_ != "det"]
+        name = name_text(owner[0].doc[owner[0].i : owner[-1].i + 1])
+        if not owned or not name:
+            continue
+        q = _tidy(f"whose {_span(owned)} {clause.verb_text} {subject}?")
+        out.append(Question(q, _cap(name), _label(owner), "poss", True, clause.subject_text,
+                            " ".join([clause.verb_text, _span(phrase(comp))]), []))
+    return out
+
+
+def _nested_when(clause: Clause, subject: str, core: list, is_be: bool, asked: list[Question]) -> list[Question]:
+    """A clause with one date deeper inside its complements ("ceased to operate upon the departure of Y in
+    January 1986") and none of its own is asked "When ...?" about that date."""
+    if is_be or any(q.label in {"DATE", "TIME"} for q in asked):
+        return []
+    dates = [e for e in clause.verb.doc.ents if e.label_ == "DATE" and any(
+        c.i <= e.start and e.end - 1 <= max(t.i for t in c.subtree) and c.i >= min(t.i for t in c.subtree)
+        and e.start in {t.i for t in c.subtree} for c, _ in clause.complements)]
+    if len(dates) != 1 or RELATIVE_DATE.match(dates[0].text):
+        return []
+    date = dates[0]
+    prep = date.root.head if date.root.dep_ == "pobj" else None
+    cut = {t.i for t in (prep.subtree if prep is not None else date)}
+    rest = _render(core if core else clause.complements, cut)
+    verb = clause.verb
+    if clause.aux:
+        q = f"when {clause.aux[0]} {subject} {' '.join(clause.aux[1:])} {clause.verb_text} {rest}?"
+    elif verb.tag_ in DO_FORMS:
+        q = f"when {DO_FORMS[verb.tag_]} {subject} {verb.lemma_} {rest}?"
+    else:
+        return []
+    q = _tidy(q)
+    if not 3 <= len(q.split()) <= MAX_QUESTION_WORDS:
+        return []
+    return [Question(q, _cap(date.text), "DATE", "nested", False, clause.subject_text,
+                     " ".join(clause.aux + [clause.verb_text, _render(clause.complements)]), [])]
 
 
 def _cap(text: str) -> str:

@@ -48,6 +48,15 @@ class Fact:
         return self.doc_id, self.chunk_id
 
 
+def _main_entity(title: str, text: str) -> str:
+    """The entity a document is about: its title, or, for a title of the form "X of Y" that the text never uses
+    while it names Y ("Geography of Peru"), Y."""
+    m = re.fullmatch(r"[A-Z]\w+ of (?:the )?(.+)", title)
+    if m and title.lower() not in text.lower() and m.group(1).lower() in text.lower():
+        return m.group(1)
+    return title
+
+
 def _title_label(title: str, doc) -> str:
     """The entity type of the document's main entity: its mentions' label in the text, else the title's own."""
     labels = Counter(e.label_ for e in doc.ents if e.label_ in NAME_LABELS
@@ -158,10 +167,11 @@ def corpus_facts(ctx: RunContext) -> list[Fact]:
         return ctx.derived["rule_facts"]
     stats = ctx.stats["direct"]
     cleaned = [clean_document(d.text, d.title) for d in ctx.corpus.documents]
-    pending: list[tuple[str, str, str, bool]] = []  # (text, doc_id, chunk_id, resolved)
+    pending: list[tuple[str, str, str, bool, str]] = []  # (text, doc_id, chunk_id, resolved, title)
     kinds: dict[str, str] = {}
-    for doc, clean, parsed in zip(ctx.corpus.documents, cleaned, parse(c.text for c in cleaned)):
-        title = clean.title
+    titles = [[c.title] if c.title else [] for c in cleaned]
+    for doc, clean, parsed in zip(ctx.corpus.documents, cleaned, parse((c.text for c in cleaned), titles)):
+        title = _main_entity(clean.title, clean.text)
         for sent in parsed.sents:
             kinds.update(definitions(sent))
         title_label = _title_label(title, parsed) if title else ""
@@ -181,10 +191,11 @@ def corpus_facts(ctx: RunContext) -> list[Fact]:
                 stats.dropped[reason] += 1
                 continue
             resolved = text != sent.text.strip()
-            pending.append((absolute_time(text, doc.date), doc.id, _chunk_for(sent.text, chunks), resolved))
+            pending.append((absolute_time(text, doc.date), doc.id, _chunk_for(sent.text, chunks), resolved, title))
     facts = []
     seen: set[tuple[str, str]] = set()
-    for (text, doc_id, chunk_id, resolved), parsed in zip(pending, parse(p[0] for p in pending)):
+    for (text, doc_id, chunk_id, resolved, _), parsed in zip(pending, parse((p[0] for p in pending),
+                                                                              ([p[4]] if p[4] else [] for p in pending))):
         if (doc_id, text) in seen:
             continue
         seen.add((doc_id, text))

@@ -55,7 +55,7 @@ def self_containment_problems(question: str, answer: str, need_anchor: bool = Tr
     if not a:
         problems.append("incomplete answer")
     qwords = {w.lower() for w in re.findall(r"[A-Za-z']+", q)}
-    if qwords & (PRONOUNS - {"it", "its"}):
+    if qwords & PRONOUNS:
         problems.append("unresolved pronoun")
     if starts_with_pronoun(a) and a.split(" ", 1)[0].lower() not in {"it", "this", "these", "those", "its"}:
         problems.append("unresolved pronoun")

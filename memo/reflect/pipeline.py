@@ -51,9 +51,10 @@ def choose_profile(profile: str, model: ChatModel | None, spec: str) -> tuple[st
 
 
 def dedup(pairs: list[Pair], threshold: float, embedder: str) -> tuple[list[Pair], Counter]:
-    """Exact duplicates (normalised question) then near duplicates (question cosine >= threshold); the first
-    pair in step order wins. Questions only: a reverse-lookup pair shares its answer with a direct pair on
-    purpose. Returns (kept, dropped count per step)."""
+    """Exact duplicates (normalised question) then near duplicates: question cosine >= threshold and cosine of the
+    answers' first sentences >= threshold (`memo.embed` vectors); the first pair in step order wins. Both must be close:
+    "When was X born?" and "Where was X born?" embed almost alike but ask different facts, and a reverse-lookup
+    pair shares its answer with a direct pair on purpose. Returns (kept, dropped count per step)."""
     dropped: Counter = Counter()
     seen: set[str] = set()
     exact: list[Pair] = []
@@ -68,10 +69,11 @@ def dedup(pairs: list[Pair], threshold: float, embedder: str) -> tuple[list[Pair
         return exact, dropped
     from ..embed import embed
 
-    vecs = embed([p.question for p in exact], name=embedder)
+    qv = embed([p.question for p in exact], name=embedder)
+    av = embed([p.answer.split(". ", 1)[0] for p in exact], name=embedder)  # the short fact, not its context
     keep: list[int] = []
     for i in range(len(exact)):
-        if keep and float(np.max(vecs[keep] @ vecs[i])) >= threshold:
+        if keep and bool(np.any((qv[keep] @ qv[i] >= threshold) & (av[keep] @ av[i] >= threshold))):
             dropped[exact[i].step] += 1
         else:
             keep.append(i)

@@ -242,7 +242,9 @@ def _target(comp: Token, role: str, kinds: dict[str, str] | None = None) -> Targ
     defined = kinds.get(name.lower())
     if not label and prep in WHERE_PREPS and any(t.ent_type_ in {"GPE", "LOC", "FAC"} for t in np):
         return Target(all_tokens, "where", text, "LOC", role)
-    place = label in {"GPE", "LOC", "FAC"} or (head.pos_ == "PROPN" and label in {"", "PRODUCT"})
+    # a name after "in/at/on" is a place unless typed as an organisation or a work ("in Oxford" typed PERSON is not)
+    place = label in {"GPE", "LOC", "FAC"} or (head.pos_ == "PROPN" and label in {"", "PRODUCT"}) or (
+        head.pos_ == "PROPN" and label == "PERSON" and prep in WHERE_PREPS)
     if place and prep in WHERE_PREPS | {"from", "to", "into"}:
         if prep in WHERE_PREPS:
             alts = [f"in which {kind[0]}"] if kind else ([f"in which {defined}"] if defined else [])

@@ -141,7 +141,13 @@ def standalone(sent, title: str, title_label: str, title_kinds: set[str],
             span = [t for t in subj.subtree]
             name = name_text(doc[span[0].i : span[-1].i + 1]) if subj.pos_ == "PROPN" else doc[span[0].i : span[-1].i + 1].text
             subject_info = (name, subj.ent_type_ or ("" if subj.pos_ != "PROPN" else "PROPN"), subj.tag_ == "NNS")
-    # pronoun subjects of clauses joined to the main one ("... and he won La Liga") take the main subject
+    # "it" elsewhere in the sentence is the document's main entity when that is not the sentence's own subject
+    if title and _fits("it", title_label, False, title) and (not subject_info or subject_info[0] != title):
+        for t in sent:
+            if t is not pron and t.lower_ in {"it", "its"} and t.dep_ in {"dobj", "pobj", "poss", "dative"}:
+                word = f"the {title}" if re.search(rf"\b[Tt]he {re.escape(title)}\b", doc.text) else title
+                replace.append((t.idx, t.idx + len(t.text), word + ("'s" if t.dep_ == "poss" else "")))
+    # pronoun subjects of clauses joined to the main one ("... and he won the league") take the main subject
     if subject_info:
         for t in sent:
             if t is not pron and t.pos_ == "PRON" and t.dep_ in {"nsubj", "nsubjpass"} and t.head.dep_ == "conj" \

@@ -209,7 +209,7 @@ def _target(comp: Token, role: str, kinds: dict[str, str] | None = None) -> Targ
         prep = ""
     else:
         return None
-    if not np or np[0].pos_ == "PRON" or np[0].lower_ in {"this", "these", "that", "those"}:
+    if not np or _head(np).pos_ == "PRON" or np[0].lower_ in {"this", "these", "that", "those"}:
         return None  # pronouns are not answers
     doc = np[0].doc
     np = _glued(np)
@@ -449,8 +449,8 @@ def questions(clause: Clause, kinds: dict[str, str] | None = None) -> list[Quest
         elif not clause.aux and verb.tag_ == "VBD" and is_be:
             verb_words = ["was"]
         whs = [subj_target.wh] + subj_target.alternatives
-        if is_be and any(r == "attr" for _, r in comps):  # "Mauro Scocco is a pop artist": who/what, not "which artist"
-            whs = ["who" if subj_target.label == "PERSON" else "what"]
+        if is_be and any(r == "attr" for _, r in comps):  # "X is a pop artist": who/what, not "which artist"
+            whs = ["who" if subj_target.label == "PERSON" and not _kind_of_thing(comps) else "what"]
         subject_rests = rests(core, comps)
         if is_be and any(r == "attr" for _, r in comps):  # the whole description: "a video game published in 1984"
             attr = next(c for c, r in comps if r == "attr")
@@ -472,7 +472,7 @@ def questions(clause: Clause, kinds: dict[str, str] | None = None) -> list[Quest
         rest_core = [(c, r) for c, r in core if c is not comp]
         rest_all = [(c, r) for c, r in comps if c is not comp]
         whs = [t.wh] + t.alternatives
-        if is_be and role == "attr" and clause.subject_label == "PERSON":
+        if is_be and role == "attr" and clause.subject_label == "PERSON" and not _kind_of_thing(comps):
             whs = ["who"] + whs
         forms = []
         for wh in whs:
@@ -549,6 +549,12 @@ def _nested_when(clause: Clause, subject: str, core: list, is_be: bool, asked: l
         return []
     return [Question(q, _cap(date.text), "DATE", "nested", False, clause.subject_text,
                      " ".join(clause.aux + [clause.verb_text, _render(clause.complements)]), [])]
+
+
+def _kind_of_thing(comps: list[tuple[Token, str]]) -> bool:
+    """The copula's complement names a kind of place, organisation or work ("a battery company"): its subject is not
+    a person, whatever type the model gave the name."""
+    return any(r == "attr" and c.lemma_.lower() in KIND_NOUNS for c, r in comps)
 
 
 def _cap(text: str) -> str:

@@ -88,7 +88,7 @@ def parse(texts: Iterable[str], keep: Iterable[Sequence[str]] | None = None) -> 
 def name_text(span) -> str:
     """An entity's name as it should be written on its own: no leading "the", no trailing possessive."""
     toks = list(span)
-    while toks and (toks[0].lower_ in {"the", "a", "an"} or toks[0].is_punct):
+    while toks and (toks[0].lower_ == "the" or toks[0].text in {"a", "an"} or toks[0].is_punct):
         toks = toks[1:]
     while toks and (toks[-1].tag_ == "POS" or toks[-1].is_punct):
         toks = toks[:-1]

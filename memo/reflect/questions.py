@@ -226,6 +226,8 @@ def _target(comp: Token, role: str, kinds: dict[str, str] | None = None) -> Targ
             alts = ["in which year"] if _year_only(text) else (["on what date"] if re.search(r"\d{1,2}", text)
                                                               and re.search(r"[A-Z][a-z]+", text) else [])
             return Target(all_tokens, "when", text, label, role, alternatives=alts)
+        if prep == "for":  # a duration: "worked there for twenty years"
+            return Target(all_tokens, "how long", text, label, role)
         if prep in {"since", "until", "till", "before", "after", "from"}:
             return Target(all_tokens, f"{prep} when", text, label, role)
         if prep == "between":

@@ -51,7 +51,7 @@ class Fact:
 def _main_entity(title: str, text: str) -> str:
     """The entity a document is about: its title, or, for a title of the form "X of Y" that the text never uses
     while it names Y ("Geography of Peru"), Y."""
-    title = re.sub(r"^(The|A|An) ", "", title)  # "The Louvre": the text says "the Louvre" mid-sentence
+    title = re.sub(r"^The ", "", title)  # "The Louvre": the text says "the Louvre" mid-sentence
     m = re.fullmatch(r"[A-Z]\w+ of (?:the )?(.+)", title)
     if m and title.lower() not in text.lower() and m.group(1).lower() in text.lower():
         return m.group(1)

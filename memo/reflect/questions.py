@@ -239,7 +239,8 @@ def _target(comp: Token, role: str, kinds: dict[str, str] | None = None) -> Targ
     if kind and not label:
         label = next((t.ent_type_ for t in np if t.ent_type_ in NAME_LABELS), "")
     name = kind[1] if kind else (name_text(doc[np[0].i : np[-1].i + 1]) if head.pos_ == "PROPN" else text)
-    if not kind and head.pos_ == "PROPN" and head.ent_type_:  # the name alone, not what the parser hung on it
+    whole_name = all(t.pos_ in {"PROPN", "PART"} or t.text[:1].isupper() or t.is_punct for t in np)
+    if not kind and head.pos_ == "PROPN" and head.ent_type_ and not whole_name:  # the name, not what hangs on it
         name = next((name_text(e) for e in doc.ents if e.start <= head.i < e.end), name)
     defined = kinds.get(name.lower())
     if not label and prep in WHERE_PREPS and any(t.ent_type_ in {"GPE", "LOC", "FAC"} for t in np):

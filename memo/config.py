@@ -24,6 +24,7 @@ then CLI flags.
     [reflect]          # memo.reflect.ReflectConfig fields
     [train]            # memo.memory.TrainConfig fields
     [executive]        # memo.executive.ExecutiveSettings fields
+    [eval]             # memo.eval.EvalConfig fields
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from .paths import memo_home
-from .settings import ExecutiveSettings, ReflectConfig, TrainConfig, from_table, with_overrides
+from .settings import EvalConfig, ExecutiveSettings, ReflectConfig, TrainConfig, from_table, with_overrides
 
 Role = Literal["generator", "executive", "memory_base", "judge"]
 ROLES: tuple[str, ...] = ("generator", "executive", "memory_base", "judge")
@@ -77,13 +78,15 @@ class Config(BaseModel):
     reflect: ReflectConfig = Field(default_factory=ReflectConfig)
     train: TrainConfig = Field(default_factory=TrainConfig)
     executive: ExecutiveSettings = Field(default_factory=ExecutiveSettings)
+    eval: EvalConfig = Field(default_factory=EvalConfig)
     source: str | None = None
 
-    @field_validator("reflect", "train", mode="before")
+    @field_validator("reflect", "train", "eval", mode="before")
     @classmethod
     def _stage_table(cls, value: Any, info) -> Any:
         if isinstance(value, dict):
-            return from_table(ReflectConfig if info.field_name == "reflect" else TrainConfig, value)
+            return from_table({"reflect": ReflectConfig, "train": TrainConfig, "eval": EvalConfig}[info.field_name],
+                              value)
         return value
 
     def cache_path(self) -> Path | None:
@@ -104,6 +107,10 @@ class Config(BaseModel):
     def train_config(self, **overrides: Any) -> TrainConfig:
         """`[train]` with the non-None `overrides` on top; ConfigError for a bad value."""
         return _checked("train", lambda: with_overrides(self.train, **overrides))
+
+    def eval_config(self, **overrides: Any) -> EvalConfig:
+        """`[eval]` with the non-None `overrides` on top; ConfigError for a bad value."""
+        return _checked("eval", lambda: with_overrides(self.eval, **overrides))
 
     def executive_settings(self, **overrides: Any) -> ExecutiveSettings:
         """`[executive]` with the non-None `overrides` on top; ConfigError for a bad value."""

@@ -21,3 +21,12 @@ EMBEDDINGS_FILE = "reflections.npy"
 RETENTION_FILE = "retention.json"
 #: The memory's chat template (the base model's, minus its default system turn).
 CHAT_TEMPLATE_FILE = "chat_template.jinja"
+
+#: An evaluation run directory (docs/EVALUATION.md): its manifest, one row per question and method, the summary.
+EVAL_FORMAT = "memo-eval/1"
+EVAL_MANIFEST = "eval.json"
+EVAL_RESULTS_FILE = "results.jsonl"
+EVAL_SUMMARY_FILE = "summary.json"
+EVAL_SUMMARY_MD = "summary.md"
+#: Own-corpus mode's held-out questions (generic eval JSONL rows), editable by the user between runs.
+HELDOUT_FILE = "heldout_questions.jsonl"

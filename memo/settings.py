@@ -1,10 +1,10 @@
-"""The settings of each stage: the `[reflect]`, `[train]` and `[executive]` tables of memo.toml.
+"""The settings of each stage: the `[reflect]`, `[train]`, `[executive]` and `[eval]` tables of memo.toml.
 
 `memo.config.Config` holds one of each, validated when memo.toml is loaded; `Config.reflect_config(**overrides)`,
 `Config.train_config(...)` and `Config.executive_settings(...)` give them with overrides applied, and every entry
 point of the Python API (`reflect`, `train`, `ask`, `add`, `run_demo`) takes one (or builds it from memo.toml when
 given none). Each stage re-exports its own (`memo.reflect.ReflectConfig`, `memo.memory.TrainConfig`,
-`memo.executive.ExecutiveSettings`).
+`memo.executive.ExecutiveSettings`, `memo.eval.EvalConfig`).
 """
 
 from __future__ import annotations
@@ -156,3 +156,31 @@ class ExecutiveSettings(BaseModel):
     memory_max_tokens: int = Field(128, ge=8, description="output budget of one memory answer")
     top_p: float = Field(0.95, gt=0, le=1)
     seed: int = 0
+
+# -- [eval] ----------------------------------------------------------------------------------------------------
+
+@dataclass
+class EvalConfig:
+    """How `memo eval` compares MeMo with its baselines (docs/EVALUATION.md); memo.toml's `[eval]`."""
+
+    top_k: int = 9  # passages the retrieval baselines read (paper section 6: top-9 documents)
+    context_tokens: int = 3072  # most passage tokens one reading prompt holds (oracle and retrieval alike)
+    reader_max_tokens: int = 64
+    reader_temperature: float = 0.0
+    runs: int = 1  # repetitions (paper: mean of 3); each run has its own seed
+    distractors: int = 0  # non-evidence documents per evidence document (paper's noise test: 1)
+    concurrency: int = 4  # questions in flight per method: one reader batch, or parallel executive sessions
+    judge: bool = True  # binary LLM judge through the `judge` role, besides EM / F1 / containment
+    embedder: str = "minilm"  # dense retrieval and near-duplicate detection
+    seed: int = 0
+    # Own-corpus mode (`corpus:DIR`): held-out questions.
+    questions_per_document: int = 4
+    question_seed: int | None = None  # None: the reflection seed + 1 (never the reflections' own seed)
+    question_temperature: float = 0.7
+    near_duplicate: float = 0.9  # question cosine at or above which a held-out question counts as a training one
+
+    def __post_init__(self) -> None:
+        if self.top_k < 1 or self.runs < 1 or self.distractors < 0 or self.concurrency < 1:
+            raise ValueError("top_k >= 1, runs >= 1, distractors >= 0 and concurrency >= 1 are required")
+        if self.questions_per_document < 1 or not 0 < self.near_duplicate <= 1 or self.context_tokens < 64:
+            raise ValueError("questions_per_document >= 1, 0 < near_duplicate <= 1 and context_tokens >= 64 are required")

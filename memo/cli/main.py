@@ -7,7 +7,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from . import core, demo, executive, memory, merge, reflect
+from . import core, demo, eval, executive, memory, merge, reflect
 from ._common import set_options
 
 # Library progress bars (weight loading, GGUF conversion) would drown the CLI's own output.
@@ -45,3 +45,4 @@ app.command()(merge.merge)
 app.command()(merge.add)
 app.command()(merge.versions)
 app.command()(merge.rollback)
+app.command("eval")(eval.eval_command)

@@ -6,7 +6,7 @@ normalised text equals a training question or paraphrase, or whose embedding is 
 of one, is dropped, so the memory is only asked what it was never trained on in that form.
 
 Who writes them follows the reflection profile: a capable generator (the `full` profile) gets the prompt; with
-the embedded 135M generator (the rule-based `compact` profile) questions are made by rule instead, because that
+the embedded 135M generator (the rule-based `rules` profile) questions are made by rule instead, because that
 model cannot write usable questions. The rule path replaces one element of a corpus sentence (a year, a number,
 a name that is not the sentence's first word) by a wh-phrase in place, the element being the answer; its spans
 are drawn in a seeded order. The reflection rules ask about the same sentences, so many of these questions are
@@ -53,7 +53,8 @@ _NUMBER = re.compile(r"\b\d[\d,.]*\b")
 
 def rule_questions(corpus: Corpus, per_document: int, seed: int) -> list[Example]:
     """Up to `per_document` questions per document by the rule in the module docstring, spans in seeded order."""
-    from ..reflect.text import entities, self_containment_problems
+    from ..reflect.checks import self_containment_problems
+    from ..reflect.nlp import entity_names as entities
 
     out: list[Example] = []
     for doc in corpus.documents:
@@ -140,7 +141,7 @@ def heldout_examples(file: Path, corpus: Corpus, training: Sequence[str], settin
 
         spec = reflect_cfg.generator or settings.spec_for("generator")
         model = model_for("generator", settings, spec) if spec != "embedded" else None
-        if choose_profile(reflect_cfg.profile, model, spec) == "full":
+        if choose_profile(reflect_cfg.profile, model, spec)[0] == "full":
             source = "generator"
             written = generator_questions(corpus, model or model_for("generator", settings, spec),
                                           cfg.questions_per_document, seed, cfg.question_temperature)

@@ -8,7 +8,6 @@ import re
 from pathlib import Path
 
 import pytest
-from spacy.tokens import Span
 
 from memo.reflect import ReflectConfig, read_reflections, reflect
 from memo.reflect.clean import clean_document

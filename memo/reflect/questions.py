@@ -55,7 +55,6 @@ class Question:
     label: str  # the answer's entity label ("" for a plain noun phrase)
     role: str  # "subject" or the complement's dependency label
     named: bool  # the answer is a name (reverse-lookup material)
-    subject: str  # the clause's subject as written (a name when the clause is about one)
     predicate: str  # the clause without its subject, for joining facts: "founded the Radium Institute in 2011"
     paraphrases: list[str] = field(default_factory=list)
 
@@ -467,7 +466,7 @@ def questions(clause: Clause, kinds: dict[str, str] | None = None) -> list[Quest
         forms = _fit(forms)
         if forms:
             out.append(Question(forms[0], _cap(subj_target.answer), subj_target.label, "subject",
-                                subj_target.named, clause.subject_text, predicate, forms[1:]))
+                                subj_target.named, predicate, forms[1:]))
     for comp, role in comps:
         t = target_for(comp, role, kinds)
         if t is None:
@@ -500,7 +499,7 @@ def questions(clause: Clause, kinds: dict[str, str] | None = None) -> list[Quest
             forms.insert(0, _active_agent_question(clause, t) or "")
         forms = _fit(forms)
         if forms:
-            out.append(Question(forms[0], _cap(t.answer), t.label, role, t.named, clause.subject_text, predicate,
+            out.append(Question(forms[0], _cap(t.answer), t.label, role, t.named, predicate,
                                 forms[1:]))
     out += _whose(clause, subject, is_be) + _nested_when(clause, subject, core, is_be, out)
     return out
@@ -521,7 +520,7 @@ def _whose(clause: Clause, subject: str, is_be: bool) -> list[Question]:
         if not owned or not name:
             continue
         q = _tidy(f"whose {_span(owned)} {clause.verb_text} {subject}?")
-        out.append(Question(q, _cap(name), _label(owner), "poss", True, clause.subject_text,
+        out.append(Question(q, _cap(name), _label(owner), "poss", True,
                             " ".join([clause.verb_text, _span(phrase(comp))]), []))
     return out
 
@@ -550,7 +549,7 @@ def _nested_when(clause: Clause, subject: str, core: list, is_be: bool, asked: l
     q = _tidy(q)
     if not 3 <= len(q.split()) <= MAX_QUESTION_WORDS:
         return []
-    return [Question(q, _cap(date.text), "DATE", "nested", False, clause.subject_text,
+    return [Question(q, _cap(date.text), "DATE", "nested", False,
                      " ".join(clause.aux + [clause.verb_text, _render(clause.complements)]), [])]
 
 

@@ -6,6 +6,7 @@ is trained on them with the default recipe (`--epochs` / `--freeze-layers` lower
 gold single-hop steps, `memo_gold`, next to `bm25_gold` read by the embedded model):
 
     python bench/reflect_musique.py --work /tmp/mq --phase reflect
+    python bench/reflect_musique.py --work /tmp/mq --phase coverage   # gold answers present in the reflections
     flock /tmp/memo-bench.lock timeout 1150 python bench/reflect_musique.py --work /tmp/mq --phase train
     flock /tmp/memo-bench.lock memo eval --dataset musique:/work/shared/data/musique/musique_hipporag_subset.json \
         --limit 20 --methods memo_gold,bm25_gold --top-k 3 --no-judge --memory /tmp/mq/memory -o /tmp/mq/eval
@@ -35,10 +36,26 @@ def corpus_rows(questions: list[dict]) -> list[dict]:
     return rows
 
 
+def coverage(questions: list[dict], reflections: Path) -> None:
+    """How many gold hops the reflections could teach: the hop's gold answer (memo.eval's word-boundary
+    containment after SQuAD normalisation) inside some reflection's answer, and inside its short fact (the
+    answer's first sentence). An upper bound on what a memory trained on them can answer, not a memory score."""
+    from memo.eval.metrics import containment
+    from memo.paths import read_jsonl
+
+    rows = [r for r in read_jsonl(reflections / "reflections.jsonl") if r["step"] != "abstention"]
+    golds = [h["answer"] for q in questions for h in q["question_decomposition"]]
+    anywhere = sum(any(containment(r["answer"], [g]) for r in rows) for g in golds)
+    short = sum(any(containment(r["answer"].split(". ", 1)[0], [g]) for r in rows) for g in golds)
+    print(f"{len(golds)} gold hops; gold answer in some reflection's answer: {anywhere} ({anywhere / len(golds):.0%}); "
+          f"in its short fact: {short} ({short / len(golds):.0%}); {len(rows)} non-abstention reflections, "
+          f"{sum(len(r.get('paraphrases', [])) for r in rows)} paraphrases")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--work", required=True, help="working directory (corpus, reflections, memory)")
-    ap.add_argument("--phase", choices=["reflect", "train"], required=True)
+    ap.add_argument("--phase", choices=["reflect", "coverage", "train"], required=True)
     ap.add_argument("--questions", type=int, default=20, help="first N questions of the sample")
     ap.add_argument("--profile", default="rules")
     ap.add_argument("--epochs", type=int, default=None, help="most training epochs (default: the recipe's)")
@@ -56,6 +73,9 @@ def main() -> None:
         m = reflect(corpus, work / "reflections", ReflectConfig(profile=args.profile))
         print(json.dumps({k: m[k] for k in ("profile", "profile_reason", "generator", "counts", "total",
                                             "wall_seconds")}, indent=1))
+        return
+    if args.phase == "coverage":
+        coverage(questions, work / "reflections")
         return
     if args.phase == "train":
         from memo.config import load_config

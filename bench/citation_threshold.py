@@ -2,7 +2,7 @@
 
 Held-out data: the MuSiQue sample in shared/data/musique (50 questions, each with its single-hop steps, their
 answers and the paragraph that supports each). The questions are split in two halves by a seeded shuffle. For
-each half, `memo reflect` (default settings: compact profile, embedded generator) turns the half's supporting
+each half, `memo reflect` (default settings: the rules profile, embedded generator) turns the half's supporting
 paragraphs into reflections: the citation index a memory trained on them would carry. Each single-hop step is
 then a query "question answer", as `MemoryModel.ask` embeds it:
 
@@ -154,7 +154,7 @@ def main() -> None:
         f"Command: `flock /tmp/memo-bench.lock .venv/bin/python bench/citation_threshold.py --work {args.work}` "
         f"(seed {args.seed}, {wall:.0f} s). Held-out data: the MuSiQue sample's single-hop steps, split in two "
         f"halves of 25 questions; each half's supporting paragraphs reflected with the default settings "
-        f"(compact profile, embedded generator); embedder `minilm`; query = \"question answer\", as "
+        f"(rules profile, embedded generator); embedder `minilm`; query = \"question answer\", as "
         f"`MemoryModel.ask` embeds it; a citation is right when the top reflection comes from the step's "
         f"supporting paragraph. Fitted on half A (best F1), measured on half B.\n\n{table}\n"
         f"`CITATION_MIN_SIMILARITY` in memo/memory/model.py is set to the fitted {threshold:.3f}.\n"

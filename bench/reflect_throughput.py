@@ -3,8 +3,7 @@
     HF_HUB_OFFLINE=1 flock /tmp/memo-bench.lock .venv/bin/python bench/reflect_throughput.py [--full-docs 2]
 
 Variants, each on a cold response cache then re-run on the warm one:
-  compact           rules only (the default with the embedded generator)
-  compact+gen       compact, the embedded 135M generator proposes each sentence's question
+  rules             spaCy's parse, no generator model (the default with the embedded generator)
   full (optional)   the paper-faithful prompts with the embedded generator, on the first --full-docs documents
 Prints a markdown table: wall time (median of --repeats cold runs for rules-only variants), pairs, pairs/minute,
 generator tokens per pair, schema-valid share, self-contained share, cache hit rate on re-run.
@@ -71,7 +70,7 @@ def run_variant(corpus_dir: Path, cfg, repeats: int, out_root: Path) -> dict:
         "self_contained": cold["quality"]["self_contained_share"],
         "hit_rate": warm_model.usage.cache_hits / requests if requests else None, "warm_calls": warm_model.usage.calls,
         "warm_wall": warm_wall, "identical": same, "counts": cold["counts"], "coverage": cold["coverage"],
-        "notes": cold["notes"].get("direct", {}),
+        "notes": cold["dropped"].get("direct", {}),
     }
 
 
@@ -79,7 +78,6 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--repeats", type=int, default=3, help="cold runs of the rules-only variant (median reported)")
     ap.add_argument("--full-docs", type=int, default=0, help="also run the full profile on this many documents")
-    ap.add_argument("--skip-generator", action="store_true", help="only the rules-only compact variant")
     args = ap.parse_args()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     with tempfile.TemporaryDirectory(prefix="reflect-bench-") as tmp:
@@ -92,9 +90,7 @@ def bench(work: Path, args: argparse.Namespace) -> None:
     (work / "all").mkdir()
     for i, text in enumerate(DOCS):
         (work / "all" / f"doc{i:02d}.txt").write_text(text, encoding="utf-8")
-    variants = [("compact (rules)", work / "all", ReflectConfig(profile="compact"), args.repeats),
-                ("compact+gen (135M proposes questions)", work / "all",
-                 ReflectConfig(profile="compact", generator_questions=True), 1)][: 1 if args.skip_generator else 2]
+    variants = [("rules", work / "all", ReflectConfig(profile="rules"), args.repeats)]
     if args.full_docs:
         (work / "few").mkdir()
         for i, text in enumerate(DOCS[: args.full_docs]):
@@ -111,7 +107,7 @@ def bench(work: Path, args: argparse.Namespace) -> None:
               f"{r['tokens_per_pair']:.0f} | {fmt(r['schema'])} | {fmt(r['self_contained'])} | "
               f"{r['warm_calls']}, {fmt(r['hit_rate'])}, {r['warm_wall']:.1f}, {r['identical']} |")
         print(f"<!-- {name}: counts {r['counts']}; coverage chunks {r['coverage']['chunk_share']:.0%}, entities "
-              f"{r['coverage']['entity_share']:.0%}; direct notes {r['notes']} -->")
+              f"{r['coverage']['entity_share']:.0%}; direct sentences dropped {r['notes']} -->")
 
 
 if __name__ == "__main__":

@@ -35,14 +35,14 @@ def with_overrides(settings: D, **overrides: Any) -> D:
 
 #: The pipeline's steps in run order. "abstention" adds "I don't know." pairs (on by default).
 STEPS = ("direct", "indirect", "consolidate", "verify", "entity", "cross_document", "abstention")
-PROFILES = ("auto", "full", "compact")
+PROFILES = ("auto", "full", "rules")
 
 
 @dataclass
 class ReflectConfig:
     """How a corpus is turned into reflections (docs/REFLECTIONS.md); memo.toml's `[reflect]`."""
 
-    profile: str = "auto"  # full (paper prompts, capable generators) | compact (135M-friendly) | auto
+    profile: str = "auto"  # full (paper prompts, capable generators) | rules (spaCy parse, no generator) | auto
     generator: str | None = None  # model spec; None -> the config's generator role
     steps: tuple[str, ...] = STEPS  # steps left out are skipped ("verify" left out passes pairs through unchecked)
     chunk_tokens: int = 256
@@ -51,7 +51,6 @@ class ReflectConfig:
     temperature: float = 1.1  # extraction sampling in the full profile (paper: 1.1, top_p 0.95)
     top_p: float = 0.95
     samples: int = 1  # extraction samples per chunk and pass (full profile), each with its own seed
-    generator_questions: bool = False  # compact: let the generator propose each sentence's question (rules back it up)
     max_fix_attempts: int = 5
     embedder: str = "minilm"
     group_size: int = 4  # largest cross-document group
@@ -64,7 +63,8 @@ class ReflectConfig:
 
     def __post_init__(self) -> None:
         if self.profile not in PROFILES:
-            raise ValueError(f"unknown profile {self.profile!r}; choose one of {', '.join(PROFILES)}")
+            renamed = " (the 'compact' profile is now called 'rules')" if self.profile == "compact" else ""
+            raise ValueError(f"unknown profile {self.profile!r}{renamed}; choose one of {', '.join(PROFILES)}")
         self.steps = tuple(self.steps)
         unknown = [s for s in self.steps if s not in STEPS]
         if unknown:

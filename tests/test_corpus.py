@@ -269,7 +269,7 @@ def test_a_document_without_reflections_is_reported_in_the_cli_and_manifest(tmp_
     (root / "menu.txt").write_text("Menu.\n\nPrices.\n\nOpen daily.", encoding="utf-8")  # no sentence to ask about
     out = tmp_path / "out"
     result = CliRunner().invoke(app, ["reflect", str(root), "-o", str(out), "--steps", "direct",
-                                      "--profile", "compact", "-g", "embedded"])
+                                      "--profile", "rules", "-g", "embedded"])
     assert result.exit_code == 0, result.output
     assert "no reflections from" in result.output and "menu.txt" in result.output
     assert "bakery.txt" not in result.output.split("no reflections from", 1)[1]

@@ -241,7 +241,7 @@ def test_a_response_format_refusal_switches_to_prompting_with_repair(server):
 
 
 def test_reflect_counts_a_failed_generator_call_apart_from_invalid_answers(server):
-    from memo.reflect.steps import RunContext
+    from memo.reflect.context import RunContext
     from memo.settings import ReflectConfig
 
     model = load_model(f"{server.url}#tiny")

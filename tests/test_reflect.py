@@ -13,8 +13,10 @@ from memo.corpus import load_corpus
 from memo.llm import CachedChatModel, ChatModel, GenParams, ResponseCache
 from memo.settings import from_table
 from memo.reflect import ABSTAIN, STEPS, ReflectConfig, estimate, read_reflections, reflect
+from memo.reflect.checks import self_containment_problems
 from memo.reflect.grouping import group_documents, load_grouping_file
-from memo.reflect.text import entities, self_containment_problems
+from memo.reflect.nlp import entity_names as entities
+from memo.reflect.pipeline import choose_profile
 
 CORPUS = {
     "marie.txt": "Marie Dubois founded the Lumen Bakery in Veldmark in 1998. She was born in Lyon in 1970. "
@@ -64,21 +66,18 @@ class Scripted(ChatModel):
         return [self.reply(c[0]["content"] if len(c) == 1 else "repair") for c in conversations]
 
 
-def compact_reply(prompt: str) -> str:
-    """Turn the sentence into a 'Which entity ...?' question, the way a helpful small model would."""
-    sentence = prompt.split("Sentence: ")[-1].split("\n")[0]
-    subject = entities(sentence)[:1]
-    if not subject or sentence.startswith("The "):  # and sometimes a useless one, like the real 135M model
-        return json.dumps({"question": "What is the answer to this question?"})
-    rest = sentence[sentence.find(subject[0]) + len(subject[0]):].strip().rstrip(".")
-    return json.dumps({"question": f"Which entity {rest}?"})
+def never_called(prompt: str) -> str:
+    raise AssertionError("the rules profile must not call a generator")
 
 
-def test_compact_profile_produces_every_step_with_valid_provenance(corpus, tmp_path):
+def test_rules_profile_produces_every_step_with_valid_provenance_and_no_generator(corpus, tmp_path):
     out = tmp_path / "refl"
-    m = reflect(corpus, out, ReflectConfig(profile="compact", generator_questions=True), model=Scripted(compact_reply))
+    model = Scripted(never_called)
+    m = reflect(corpus, out, ReflectConfig(profile="rules"), model=model)
     rows = read_reflections(out)
     assert m["format"] == "memo-reflections/1" and m["total"] == len(rows)
+    assert m["profile"] == "rules" and m["generator"]["used"] is False and model.usage.calls == 0
+    assert "no generator model was used" in m["generator"]["note"]
     steps = {r["step"] for r in rows}
     assert steps == {"direct", "indirect", "consolidated", "entity", "cross_document", "abstention"}
     doc_ids = {d.id for d in corpus.documents}
@@ -105,34 +104,36 @@ def test_compact_profile_produces_every_step_with_valid_provenance(corpus, tmp_p
     msgs = [json.loads(line) for line in (out / "messages.jsonl").read_text().splitlines()]
     assert [x["messages"][0]["content"] for x in msgs] == [r["question"] for r in rows]
     assert {x["messages"][1]["role"] for x in msgs} == {"assistant"}
-    # the scripted questions are "Which entity ...?", accepted; the unusable ones fall back to rule questions
-    assert m["notes"]["direct"]["generator question accepted"] > 0
-    assert m["notes"]["direct"]["generator question unusable"] > 0
+    assert sum(len(r["paraphrases"]) for r in rows) > 0
     assert m["coverage"]["chunk_share"] == 1.0
     assert 0 < m["coverage"]["entity_share"] <= 1
-    assert m["quality"]["schema_valid_share"] == 1.0
-    assert {r["source"] for r in [json.loads(x) for x in (out / "corpus.jsonl").read_text().splitlines()]
-            if r["type"] == "document"} == {d.source for d in corpus.documents}
 
 
 def test_pronouns_are_resolved_and_unfixable_pairs_dropped_with_reasons(corpus, tmp_path):
     out = tmp_path / "refl"
-    m = reflect(corpus, out, ReflectConfig(profile="compact"), model=Scripted(compact_reply))
+    m = reflect(corpus, out, ReflectConfig(profile="rules"), model=Scripted(never_called))
     answers = [r["answer"] for r in read_reflections(out)]
-    assert any(a.startswith("Marie Dubois was born in Lyon in 1970") for a in answers)
-    assert not any(a.startswith(("She ", "He ")) for a in answers)
+    # "She was born in Lyon in 1970." follows a sentence about Marie Dubois: she is the one referent that fits
+    assert any(a.endswith("Marie Dubois was born in Lyon in 1970.") for a in answers)
+    assert not any(re.search(r"(^|\. )(She|He) ", a) for a in answers)
     assert m["quality"]["self_contained_share"] is not None
 
 
-def test_rerun_repeats_no_generator_call_and_output_is_identical(corpus, tmp_path):
-    cache = ResponseCache(tmp_path / "c.sqlite")
-    cfg = ReflectConfig(profile="compact", generator_questions=True)
-    first = CachedChatModel(Scripted(compact_reply), cache)
-    reflect(corpus, tmp_path / "a", cfg, model=first)
-    assert first.usage.calls > 0
-    again = CachedChatModel(Scripted(compact_reply), cache)
-    reflect(corpus, tmp_path / "b", cfg, model=again)
-    assert again.usage.calls == 0 and again.usage.cache_hits > 0
+def test_auto_picks_rules_under_1b_and_says_why():
+    class Sized:
+        def __init__(self, n):
+            self.model = type("HF", (), {"num_parameters": lambda _self: n})()
+
+    assert choose_profile("auto", None, "embedded") == ("rules", "auto: the embedded generator is under 1B parameters")
+    profile, why = choose_profile("auto", Sized(360_000_000), "local:x")
+    assert profile == "rules" and "360M" in why
+    assert choose_profile("auto", Sized(7_000_000_000), "local:y")[0] == "full"
+    assert choose_profile("full", None, "embedded") == ("full", "chosen in the settings")
+
+
+def test_rerun_of_the_rules_profile_is_byte_identical(corpus, tmp_path):
+    reflect(corpus, tmp_path / "a", ReflectConfig(profile="rules"), model=Scripted(never_called))
+    reflect(corpus, tmp_path / "b", ReflectConfig(profile="rules"), model=Scripted(never_called))
     assert (tmp_path / "a" / "reflections.jsonl").read_text() == (tmp_path / "b" / "reflections.jsonl").read_text()
 
 
@@ -142,11 +143,6 @@ def test_garbage_from_the_generator_is_dropped_and_counted_never_fatal(corpus, t
     assert m["total"] == 0
     assert m["dropped"]["direct"]["schema invalid"] == len(corpus.chunks)
     assert m["quality"]["schema_valid_share"] == 0.0
-    # compact: unusable questions fall back to rule questions built from the sentence
-    m = reflect(corpus, tmp_path / "c", ReflectConfig(profile="compact", steps=("direct",), generator_questions=True),
-                model=Scripted(lambda p: "{broken"))
-    assert m["dropped"]["direct"]["schema invalid"] > 0
-    assert m["counts"]["direct"] > 0
 
 
 def full_reply(prompt: str) -> str:
@@ -230,8 +226,8 @@ def test_run_killed_in_step_2_resumes_without_repeating_completed_calls(corpus, 
 
 
 def test_steps_can_be_skipped_and_verify_passed_through(corpus, tmp_path):
-    m = reflect(corpus, tmp_path / "s", ReflectConfig(profile="compact", steps=("direct", "entity")),
-                model=Scripted(compact_reply))
+    m = reflect(corpus, tmp_path / "s", ReflectConfig(profile="rules", steps=("direct", "entity")),
+                model=Scripted(never_called))
     assert {s for s, n in m["counts"].items() if n} == {"direct", "entity"}
     assert sorted(p.name for p in (tmp_path / "s" / "steps").iterdir()) == ["direct.jsonl", "entity.jsonl"]
 
@@ -262,9 +258,8 @@ def test_estimate_counts_calls_per_step(corpus):
     assert set(est["steps"]) == {"direct", "indirect", "consolidate", "verify", "entity", "cross_document"}
     assert est["steps"]["direct"]["calls"] == len(corpus.chunks)
     assert est["cost"] > 0
-    compact = estimate(corpus, ReflectConfig(profile="compact", generator="embedded", generator_questions=True))
-    assert set(compact["steps"]) == {"direct"}
-    assert estimate(corpus, ReflectConfig(profile="compact", generator="embedded"))["total"]["calls"] == 0
+    rules = estimate(corpus, ReflectConfig(profile="rules", generator="embedded"))
+    assert rules["total"]["calls"] == 0 and rules["generator_used"] is False
 
 
 def test_bad_config_is_rejected():
@@ -272,6 +267,8 @@ def test_bad_config_is_rejected():
         ReflectConfig(steps=("direct", "summarise"))
     with pytest.raises(ValueError, match="unknown profile"):
         ReflectConfig(profile="huge")
+    with pytest.raises(ValueError, match="now called 'rules'"):
+        ReflectConfig(profile="compact")
     with pytest.raises(ValueError, match="unknown key"):
         from_table(ReflectConfig, {"chunk_size": 3})
     assert "abstention" in STEPS
@@ -283,15 +280,17 @@ def test_cli_run_dry_run_and_empty_corpus(corpus_dir, tmp_path):
     from memo.cli import app
 
     runner = CliRunner()
-    res = runner.invoke(app, ["reflect", str(corpus_dir), "--dry-run", "--profile", "compact"])
+    res = runner.invoke(app, ["reflect", str(corpus_dir), "--dry-run", "--profile", "rules"])
     assert res.exit_code == 0, res.output
     assert "total" in res.output
     res = runner.invoke(app, ["reflect", str(corpus_dir), "-o", str(tmp_path / "refl"), "--steps",
                               "direct,entity,cross_document"])
     assert res.exit_code == 0, res.output
     assert "coverage: chunks 4/4" in res.output
+    assert "profile rules (auto: the embedded generator is under 1B parameters)" in " ".join(res.output.split())
+    assert "no generator model was used" in " ".join(res.output.split())
     manifest = json.loads((tmp_path / "refl" / "manifest.json").read_text())
-    assert manifest["profile"] == "compact" and manifest["counts"]["cross_document"] > 0
+    assert manifest["profile"] == "rules" and manifest["counts"]["cross_document"] > 0
     empty = tmp_path / "empty"
     empty.mkdir()
     (empty / "blank.txt").write_text("", encoding="utf-8")
@@ -299,3 +298,50 @@ def test_cli_run_dry_run_and_empty_corpus(corpus_dir, tmp_path):
     assert res.exit_code == 1
     assert "no usable documents" in res.output
     assert not (tmp_path / "out").exists()
+
+
+def test_a_verifier_check_whose_call_failed_is_a_failure_never_a_pass(corpus, tmp_path):
+    """Issue 14 item 15: a check call that returns nothing usable used to count as "self-contained", and a
+    rewritten pair whose re-check failed counted as "fixed"."""
+
+    def broken_checks(prompt: str) -> str:
+        if prompt.startswith("Can this question") or prompt == "repair":
+            return "not JSON"
+        return full_reply(prompt)
+
+    steps = ("direct", "indirect", "verify")
+    m = reflect(corpus, tmp_path / "v", ReflectConfig(profile="full", steps=steps), model=Scripted(broken_checks))
+    assert m["notes"]["verify"]["self-contained on first check"] == 0
+    assert m["notes"]["verify"].get("fixed", 0) == 0
+    assert m["quality"]["self_contained_share"] == 0.0
+    assert m["dropped"]["verify"]["generator check failed"] > 0
+    assert m["total"] == 0
+    dropped = [json.loads(x) for x in (tmp_path / "v" / "steps" / "verify_dropped.jsonl").read_text().splitlines()]
+    assert dropped and all(d["problems"] for d in dropped)
+
+
+def test_entity_list_fallback_is_counted_and_shown(corpus_dir, corpus, tmp_path, monkeypatch):
+    def broken_entity_lists(prompt: str) -> str:
+        if prompt.startswith("List every named") or prompt == "repair":
+            return "[]"
+        return full_reply(prompt)
+
+    m = reflect(corpus, tmp_path / "e", ReflectConfig(profile="full", steps=("direct", "entity")),
+                model=Scripted(broken_entity_lists))
+    assert m["fallbacks"] == {"entity": {"entity list failed: spaCy named entities used": len(corpus.documents)}}
+    assert m["dropped"]["entity"]["schema invalid"] == len(corpus.documents)
+    assert m["counts"]["entity"] > 0  # the fallback entities still got their reverse lookups
+
+    from typer.testing import CliRunner
+
+    import memo.cli.reflect as cli_reflect
+    from memo.cli import app
+
+    real = cli_reflect.run_reflect
+    monkeypatch.setattr(cli_reflect, "run_reflect",
+                        lambda c, o, cfg, progress=None: real(c, o, cfg, model=Scripted(broken_entity_lists)))
+    res = CliRunner().invoke(app, ["reflect", str(corpus_dir), "-o", str(tmp_path / "cli"), "--profile", "full",
+                                   "--steps", "direct,entity"])
+    assert res.exit_code == 0, res.output
+    flat = " ".join(res.output.split())
+    assert f"fallbacks in entity: entity list failed: spaCy named entities used {len(corpus.documents)}" in flat

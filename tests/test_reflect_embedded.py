@@ -1,4 +1,5 @@
-"""End to end with the real embedded generator (SmolLM2-135M) proposing questions: real calls, real cache."""
+"""End to end with the embedded generator as the configured one: `auto` picks the rules profile, never loads the
+model, says so, and a re-run writes the same bytes."""
 
 from __future__ import annotations
 
@@ -6,36 +7,30 @@ import json
 
 import pytest
 
-from memo.llm import load_model
 from memo.reflect import ReflectConfig, read_reflections, reflect
 
 pytestmark = pytest.mark.slow
 
 DOCS = {
-    "bakery.txt": "Marie Dubois founded the Lumen Bakery in Veldmark in 1998. She was born in Lyon in 1970.",
-    "mayor.txt": "Tomas Kell was the mayor of Veldmark from 2001 to 2009.",
+    "bakery.md": "# Ottilie Brandt\n\nOttilie Brandt opened a bakery in Kiel in 1921. She was born in Lübeck in 1893.",
+    "harbour.md": "# Kiel Harbour Board\n\nThe Kiel Harbour Board was founded in 1901. Ottilie Brandt chaired it in 1930.",
 }
 
 
-def test_embedded_generator_end_to_end_and_rerun_is_free(tmp_path):
+def test_auto_with_the_embedded_generator_runs_rules_without_loading_it(tmp_path):
     root = tmp_path / "docs"
     root.mkdir()
     for name, text in DOCS.items():
         (root / name).write_text(text, encoding="utf-8")
-    cfg = ReflectConfig(profile="compact", generator_questions=True)
-    model = load_model("embedded")
-    m = reflect(root, tmp_path / "a", cfg, model=model)
+    cfg = ReflectConfig(profile="auto", generator="embedded")
+    m = reflect(root, tmp_path / "a", cfg)
     rows = read_reflections(tmp_path / "a")
-    # one question proposal per sentence, plus at most one repair round for answers cut off mid-JSON
-    assert m["generator"]["used"] and 3 <= model.usage.calls <= 6
-    assert m["notes"]["direct"].get("generator question accepted", 0) + m["notes"]["direct"].get(
-        "generator question unusable", 0) == 3
-    assert m["quality"]["schema_valid_share"] is not None
-    assert {"direct", "entity", "cross_document"} <= {r["step"] for r in rows}
+    assert m["profile"] == "rules" and "under 1B" in m["profile_reason"]
+    assert m["generator"] == {"spec": "embedded", "identity": None, "used": False, "note": m["generator"]["note"]}
+    assert m["tokens"]["calls"] == 0 and m["quality"]["generator_calls"] == 0
+    questions = {r["question"]: r["answer"] for r in rows}
+    assert questions["When was Ottilie Brandt born?"].startswith("1893. ")
     corpus_ids = {json.loads(x)["id"] for x in (tmp_path / "a" / "corpus.jsonl").read_text().splitlines()}
     assert all(set(r["doc_ids"] + r["chunk_ids"]) <= corpus_ids for r in rows)
-    assert all(len(r["doc_ids"]) >= 2 for r in rows if r["step"] == "cross_document")
-    again = load_model("embedded")
-    reflect(root, tmp_path / "b", cfg, model=again)
-    assert again.usage.calls == 0 and again.usage.cache_hits == model.usage.calls
+    reflect(root, tmp_path / "b", cfg)
     assert (tmp_path / "a" / "reflections.jsonl").read_text() == (tmp_path / "b" / "reflections.jsonl").read_text()

@@ -25,8 +25,6 @@ def reflect(
     seed: Annotated[Optional[int], typer.Option(help="Sampling seed (part of the cache key).")] = None,
     grouping: Annotated[Optional[str], typer.Option(
         help="JSON file: list of lists of related document ids/titles.")] = None,
-    generator_questions: Annotated[bool, typer.Option(
-        "--generator-questions", help="Compact profile: let the generator propose the questions.")] = False,
     no_abstention: Annotated[bool, typer.Option("--no-abstention", help="Make no \"I don't know.\" pairs.")] = False,
 ) -> None:
     """Synthesise reflections (self-contained Q/A pairs) from a corpus: the memory's training data."""
@@ -34,12 +32,12 @@ def reflect(
     if no_abstention:
         chosen = tuple(s for s in (chosen or STEPS) if s != "abstention")
     cfg = run_cli(config().reflect_config, profile=profile, generator=generator, steps=chosen,
-                  chunk_tokens=chunk_tokens, overlap_tokens=overlap_tokens, seed=seed, grouping_file=grouping,
-                  generator_questions=generator_questions or None)
+                  chunk_tokens=chunk_tokens, overlap_tokens=overlap_tokens, seed=seed, grouping_file=grouping)
     if dry_run:
         est = run_cli(estimate, corpus, cfg)
         table = Table(title=f"estimate: {est['documents']} documents, {est['chunks']} chunks, "
-                            f"profile {est['profile']}, generator {est['generator']}")
+                            f"profile {est['profile']} ({est['profile_reason']}), "
+                            + (f"generator {est['generator']}" if est["generator_used"] else "no generator model"))
         for col in ("step", "calls", "prompt tokens", "completion tokens"):
             table.add_column(col)
         for step, s in est["steps"].items():
@@ -56,8 +54,10 @@ def reflect(
         fail("give an output directory with -o/--output (or use --dry-run)")
     m = run_cli(run_reflect, corpus, output, cfg, progress=RichProgress())
     counts = ", ".join(f"{k} {v}" for k, v in m["counts"].items())
-    console.print(f"[green]wrote[/] {output}: {m['total']} reflections ({counts}) in {m['wall_seconds']} s, "
-                  f"profile {m['profile']}")
+    console.print(f"[green]wrote[/] {output}: {m['total']} reflections ({counts}) in {m['wall_seconds']} s")
+    console.print(f"profile {m['profile']} ({m['profile_reason']}); "
+                  + (f"generator {m['generator']['spec']}" if m["generator"]["used"] else m["generator"]["note"]),
+                  highlight=False)
     cov = m["coverage"]
     console.print(f"coverage: chunks {cov['chunks_covered']}/{cov['chunks']} ({cov['chunk_share']:.0%}), "
                   f"named entities {cov['entities_covered']}/{cov['entities']} ({cov['entity_share']:.0%})")
@@ -68,6 +68,8 @@ def reflect(
                       f"cache hits {m['tokens']['cache_hits']}")
     if q["self_contained_share"] is not None:
         console.print(f"self-contained on first check: {q['self_contained_share']:.0%}")
+    for step, used in m["fallbacks"].items():
+        console.print(f"[yellow]fallbacks in {step}[/]: " + ", ".join(f"{r} {n}" for r, n in used.items()), highlight=False)
     for step, reasons in m["dropped"].items():
         if reasons:
             console.print(f"dropped in {step}: " + ", ".join(f"{r} {n}" for r, n in reasons.items()))

@@ -6,7 +6,7 @@ normalised text equals a training question or paraphrase, or whose embedding is 
 of one, is dropped, so the memory is only asked what it was never trained on in that form.
 
 Who writes them follows the reflection profile: a capable generator (the `full` profile) gets the prompt; with
-the embedded 135M generator (the rule-based `compact` profile) questions are made by rule instead, because that
+the embedded 135M generator (the rule-based `rules` profile) questions are made by rule instead, because that
 model cannot write usable questions. Two rules, candidates drawn in a seeded order:
 
 1. one element of a corpus sentence (a year, a number, a name; never the sentence's first words) is replaced in
@@ -14,7 +14,7 @@ model cannot write usable questions. Two rules, candidates drawn in a seeded ord
 2. the same, with the sentence's subject described by another sentence of the document about it instead of
    named: "The person who designed the lifeboat Gull's Promise died in what in 1934?" -> Pellmar.
 
-The compact reflections ask rule-1 questions about the same sentences, so most rule-1 candidates are training
+The `rules` reflections ask rule-1 questions about the same sentences, so most rule-1 candidates are training
 questions and are dropped; rule 2 composes two facts the memory learnt separately and is never a training
 question in that form. The set tests recall of the corpus's facts under new wording and simple composition, not
 open reasoning; a capable generator writes a harder one.
@@ -78,26 +78,29 @@ def _spans(body: str, names: list[str], after: int) -> list[tuple[int, int, str,
     return spans
 
 
-_DESCRIBED = {"person": "The person who", "organisation": "The organisation that", "place": "The place that",
-              "thing": "The one that"}
+#: How a subject is described by its spaCy entity label (OntoNotes labels; anything else "The one that").
+_DESCRIBED = {"PERSON": "The person who", "ORG": "The organisation that", "NORP": "The group that",
+              "GPE": "The place that", "LOC": "The place that", "FAC": "The place that"}
 
 
 def rule_questions(corpus: Corpus, per_document: int, seed: int) -> list[Example]:
     """Questions by the two rules in the module docstring, about `per_document` * 3 candidates per document in a
     seeded order (the training filter drops many)."""
-    from ..reflect.text import entities, entity_type, self_containment_problems
+    from ..reflect.checks import self_containment_problems
+    from ..reflect.nlp import named_entities
 
     out: list[Example] = []
     for doc in corpus.documents:
         rng = random.Random(f"{seed}:{doc.id}")
         candidates: list[tuple[str, str]] = []
-        sentences = []  # (body, subject phrase, its predicate, names)
-        for sentence in split_sentences(doc.text):
-            body = sentence.strip().rstrip(".!?;:").strip()
-            names = entities(body)
+        sentences = []  # (body, subject phrase, its predicate, names, the subject's entity label)
+        bodies = [s.strip().rstrip(".!?;:").strip() for s in split_sentences(doc.text)]
+        for body, ents in zip(bodies, named_entities(bodies)):
+            names = [n for n, _ in ents]
             lead = next((m for n in names[:1] if (m := re.match(rf"(The\s+)?{re.escape(n)}\b", body))), None)
-            sentences.append((body, lead.group(0) if lead else "", body[lead.end():].strip(" ,") if lead else "", names))
-        for i, (body, subject, _, names) in enumerate(sentences):
+            sentences.append((body, lead.group(0) if lead else "", body[lead.end():].strip(" ,") if lead else "", names,
+                              ents[0][1] if lead else ""))
+        for i, (body, subject, _, names, label) in enumerate(sentences):
             # 1. one element of the sentence asked in place (never its first words: they are its topic)
             for start, end, wh, answer in _spans(body, names, after=1):
                 candidates.append((body[:start] + wh + body[end:], answer))
@@ -106,7 +109,7 @@ def rule_questions(corpus: Corpus, per_document: int, seed: int) -> list[Example
             for start, end, wh, answer in (_spans(body, names, after=len(subject) + 1) if others else []):
                 clue = rng.choice(others)[2]
                 if answer.lower() not in clue.lower():
-                    described = f"{_DESCRIBED[entity_type(subject.removeprefix('The '), doc.text)]} {clue}"
+                    described = f"{_DESCRIBED.get(label, 'The one that')} {clue}"
                     candidates.append((described + (body[:start] + wh + body[end:])[len(subject):], answer))
         candidates = [(" ".join(q.split()) + "?", a) for q, a in candidates]
         candidates = [(q[0].upper() + q[1:], a) for q, a in candidates if not self_containment_problems(q, a)]
@@ -173,7 +176,7 @@ def heldout_examples(file: Path, corpus: Corpus, training: Sequence[str], settin
 
         spec = reflect_cfg.generator or settings.spec_for("generator")
         model = model_for("generator", settings, spec) if spec != "embedded" else None
-        if choose_profile(reflect_cfg.profile, model, spec) == "full":
+        if choose_profile(reflect_cfg.profile, model, spec)[0] == "full":
             source = "generator"
             written = generator_questions(corpus, model or model_for("generator", settings, spec),
                                           cfg.questions_per_document, seed, cfg.question_temperature)

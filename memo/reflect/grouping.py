@@ -14,11 +14,12 @@ import numpy as np
 
 from ..corpus import Corpus
 from ..embed import embed
-from .text import entities
+from .nlp import named_entities
 
 
 def document_entities(corpus: Corpus) -> dict[str, set[str]]:
-    return {d.id: set(entities(d.text)) for d in corpus.documents}
+    """Each document's named entities (spaCy NER)."""
+    return {d.id: {n for n, _ in ents} for d, ents in zip(corpus.documents, named_entities(d.text for d in corpus.documents))}
 
 
 def group_documents(corpus: Corpus, max_size: int = 4, similarity: float = 0.55,

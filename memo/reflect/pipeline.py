@@ -21,28 +21,40 @@ from ..progress import Progress, or_silent
 from ..paths import atomic_dir, atomic_write_json, atomic_write_jsonl, read_jsonl
 from ..settings import ReflectConfig
 from .grouping import group_documents, load_grouping_file
-from ..templates import render_prompt
 from ..formats import REFLECTIONS_FILE, REFLECTIONS_FORMAT, REFLECTIONS_MANIFEST
 from ..records import Pair, normalize_text
-from .steps import (RunContext, abstentions, consolidate, cross_document, extract, surface_entities, verify)
-from .text import entities, self_containment_problems
+from . import llm_steps, rule_steps
+from .abstention import abstentions
+from .checks import self_containment_problems
+from .context import RunContext
+from .nlp import named_entities
 
-def choose_profile(profile: str, model: ChatModel | None, spec: str) -> str:
-    """`auto`: compact for local models under 1B parameters (the embedded 135M one), full otherwise."""
+PROFILE_STEPS = {"full": llm_steps, "rules": rule_steps}  # one module per profile, same step functions
+NO_GENERATOR = ("no generator model was used: the rules profile builds every question and answer from spaCy's "
+                "parse of the text")
+
+
+def choose_profile(profile: str, model: ChatModel | None, spec: str) -> tuple[str, str]:
+    """(profile, why). `auto`: rules for the embedded model and local models under 1B parameters, whose
+    extraction the rules beat (docs/BENCHMARKS.md); full otherwise."""
     if profile != "auto":
-        return profile
+        return profile, "chosen in the settings"
     if spec == "embedded":
-        return "compact"
+        return "rules", "auto: the embedded generator is under 1B parameters"
     hf = getattr(model, "model", None)
     if hf is not None and hasattr(hf, "num_parameters"):
-        return "compact" if hf.num_parameters() < 1_000_000_000 else "full"
-    return "full"
+        n = hf.num_parameters()
+        if n < 1_000_000_000:
+            return "rules", f"auto: the generator has {n / 1e6:.0f}M parameters (under 1B)"
+        return "full", f"auto: the generator has {n / 1e9:.1f}B parameters"
+    return "full", "auto: a remote or unsized generator is taken to be capable"
 
 
 def dedup(pairs: list[Pair], threshold: float, embedder: str) -> tuple[list[Pair], Counter]:
-    """Exact duplicates (normalised question) then near duplicates (question cosine >= threshold); the first
-    pair in step order wins. Questions only: a reverse-lookup pair shares its answer with a direct pair on
-    purpose. Returns (kept, dropped count per step)."""
+    """Exact duplicates (normalised question) then near duplicates: question cosine >= threshold and cosine of the
+    answers' first sentences >= threshold (`memo.embed` vectors); the first pair in step order wins. Both must be close:
+    "When was X born?" and "Where was X born?" embed almost alike but ask different facts, and a reverse-lookup
+    pair shares its answer with a direct pair on purpose. Returns (kept, dropped count per step)."""
     dropped: Counter = Counter()
     seen: set[str] = set()
     exact: list[Pair] = []
@@ -57,10 +69,11 @@ def dedup(pairs: list[Pair], threshold: float, embedder: str) -> tuple[list[Pair
         return exact, dropped
     from ..embed import embed
 
-    vecs = embed([p.question for p in exact], name=embedder)
+    qv = embed([p.question for p in exact], name=embedder)
+    av = embed([p.answer.split(". ", 1)[0] for p in exact], name=embedder)  # the short fact, not its context
     keep: list[int] = []
     for i in range(len(exact)):
-        if keep and float(np.max(vecs[keep] @ vecs[i])) >= threshold:
+        if keep and bool(np.any((qv[keep] @ qv[i] >= threshold) & (av[keep] @ av[i] >= threshold))):
             dropped[exact[i].step] += 1
         else:
             keep.append(i)
@@ -70,7 +83,7 @@ def dedup(pairs: list[Pair], threshold: float, embedder: str) -> tuple[list[Pair
 def coverage(corpus: Corpus, pairs: list[Pair]) -> dict[str, Any]:
     """Share of chunks that at least one pair comes from, and of named entities that at least one pair names."""
     chunk_ids = {c for p in pairs for c in p.chunk_ids}
-    names = sorted({n for d in corpus.documents for n in entities(d.text)})
+    names = sorted({n for ents in named_entities(d.text for d in corpus.documents) for n, _ in ents})
     text = " ".join(f"{p.question} {p.answer}" for p in pairs).lower()
     covered = [n for n in names if n.lower() in text]
     return {
@@ -98,18 +111,13 @@ def estimate(corpus_path: str | Path | Corpus, cfg: ReflectConfig | None = None)
     corpus = _load(corpus_path, cfg)
     spec = _spec(cfg)
     model = model_for("generator", override=spec) if cfg.profile == "auto" and spec != "embedded" else None
-    profile = choose_profile(cfg.profile, model, spec)
+    profile, why = choose_profile(cfg.profile, model, spec)
     count = getattr(model, "count_tokens", None) or (lambda t: max(1, len(t) // 4))
-    ctx = RunContext(corpus, cfg, profile, lambda: model)
     steps: dict[str, dict[str, int]] = {}
     pairs_per_chunk = max(1, cfg.chunk_tokens // 30)  # about one fact per 30 tokens of prose
     est_pairs = len(corpus.chunks) * pairs_per_chunk * cfg.samples * 2
     schema_overhead = 120  # the JSON schema instruction added to every structured prompt
-    if profile == "compact":
-        if "direct" in cfg.steps and cfg.generator_questions:
-            prompt = sum(count(render_prompt("reflect/compact/question", sentence=f.sentence)) + schema_overhead for f in ctx.facts)
-            steps["direct"] = {"calls": len(ctx.facts), "prompt_tokens": prompt, "completion_tokens": 48 * len(ctx.facts)}
-    else:
+    if profile == "full":
         chunk_tokens = sum(count(c.text) for c in corpus.chunks)
         for kind in ("direct", "indirect"):
             if kind in cfg.steps:
@@ -123,14 +131,15 @@ def estimate(corpus_path: str | Path | Corpus, cfg: ReflectConfig | None = None)
         if "verify" in cfg.steps:
             steps["verify"] = {"calls": est_pairs, "prompt_tokens": est_pairs * 250, "completion_tokens": est_pairs * 30}
         if "entity" in cfg.steps:
-            ents = sum(len(entities(d.text)) for d in corpus.documents)
+            ents = sum(len(e) for e in named_entities(d.text for d in corpus.documents))
             steps["entity"] = {"calls": docs + ents, "prompt_tokens": chunk_tokens + ents * 500,
                                "completion_tokens": docs * 200 + ents * 400}
         if "cross_document" in cfg.steps:
             groups = max(1, docs // cfg.group_size)
             steps["cross_document"] = {"calls": groups, "prompt_tokens": groups * 1500, "completion_tokens": groups * 600}
     total = {k: sum(s[k] for s in steps.values()) for k in ("calls", "prompt_tokens", "completion_tokens")}
-    out: dict[str, Any] = {"profile": profile, "generator": spec, "documents": len(corpus.documents),
+    out: dict[str, Any] = {"profile": profile, "profile_reason": why, "generator": spec,
+                           "generator_used": profile == "full", "documents": len(corpus.documents),
                            "chunks": len(corpus.chunks), "skipped": corpus.skipped, "steps": steps, "total": total}
     if cfg.price_in_per_mtok is not None or cfg.price_out_per_mtok is not None:
         out["cost"] = round(total["prompt_tokens"] / 1e6 * (cfg.price_in_per_mtok or 0)
@@ -159,7 +168,8 @@ def reflect(corpus_path: str | Path | Corpus, output_dir: str | Path, cfg: Refle
         return holder["m"]
 
     probe = model if model is not None else (get_model() if cfg.profile == "auto" and spec != "embedded" else None)
-    profile = choose_profile(cfg.profile, probe, spec)
+    profile, why = choose_profile(cfg.profile, probe, spec)
+    impl = PROFILE_STEPS[profile]
     progress = or_silent(progress)
     ctx = RunContext(corpus, cfg, profile, get_model, progress)
     steps = set(cfg.steps)
@@ -185,15 +195,15 @@ def reflect(corpus_path: str | Path | Corpus, output_dir: str | Path, cfg: Refle
         pairs: list[Pair] = []
         for kind in ("direct", "indirect"):
             if kind in steps:
-                got = run(kind, extract, ctx, kind)
+                got = run(kind, impl.extract, ctx, kind)
                 intermediate[kind] = [p.record() for p in got]
                 pairs += got
         if "consolidate" in steps:
-            got = run("consolidate", consolidate, ctx, pairs)
+            got = run("consolidate", impl.consolidate, ctx, pairs)
             intermediate["consolidate"] = [p.record() for p in got]
             pairs += got
         if "verify" in steps:
-            pairs, intermediate["verify_dropped"] = run("verify", verify, ctx, pairs)
+            pairs, intermediate["verify_dropped"] = run("verify", impl.verify, ctx, pairs)
             intermediate["verify"] = [p.record() for p in pairs]
         if "cross_document" in steps:
             if cfg.grouping_file:
@@ -202,11 +212,11 @@ def reflect(corpus_path: str | Path | Corpus, output_dir: str | Path, cfg: Refle
                 ctx.groups = group_documents(corpus, cfg.group_size, cfg.group_similarity, cfg.embedder)
         extra: list[Pair] = []
         if "entity" in steps:
-            got = run("entity", surface_entities, ctx, pairs)
+            got = run("entity", impl.surface_entities, ctx, pairs)
             intermediate["entity"] = [p.record() for p in got]
             extra += got
         if "cross_document" in steps:
-            got = run("cross_document", cross_document, ctx, pairs)
+            got = run("cross_document", impl.cross_document, ctx, pairs)
             intermediate["cross_document"] = [p.record() for p in got]
             extra += got
         # Later steps' pairs get the rule check too (the generator may still slip a pronoun in).
@@ -239,8 +249,9 @@ def reflect(corpus_path: str | Path | Corpus, output_dir: str | Path, cfg: Refle
                    "without_reflections": corpus.documents_without(
                        d for p in pairs if p.step != "abstention" for d in p.doc_ids)},
         "generator": {"spec": spec, "identity": holder["m"].identity if "m" in holder else None,
-                      "used": "m" in holder},
+                      "used": "m" in holder, **({} if "m" in holder else {"note": NO_GENERATOR})},
         "profile": profile,
+        "profile_reason": why,
         "steps": [s for s in cfg.steps],
         "config": {k: v for k, v in vars(cfg).items() if k != "steps"},
         "counts": {step: final_counts.get(step, 0) for step in
@@ -251,6 +262,7 @@ def reflect(corpus_path: str | Path | Corpus, output_dir: str | Path, cfg: Refle
                        if any(s.dropped.values())},
                     "duplicates": dict(dup_dropped)},
         "notes": {step: dict(s.notes) for step, s in ctx.stats.items() if s.notes},
+        "fallbacks": {step: dict(s.fallbacks) for step, s in ctx.stats.items() if s.fallbacks},
         "quality": {
             "generator_calls": llm_calls,
             "schema_valid_share": round(valid_calls / llm_calls, 4) if llm_calls else None,

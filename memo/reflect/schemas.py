@@ -43,7 +43,3 @@ class NamedEntity(BaseModel):
 
 class EntityList(BaseModel):
     entities: list[NamedEntity] = Field(default_factory=list)
-
-
-class Question(BaseModel):
-    question: str

@@ -1,0 +1,614 @@
+"""Questions from a dependency parse: every clause of a sentence, asked about each of its parts.
+
+A clause is a verb with its subject, auxiliaries and complements (spaCy's ClearNLP-style dependency labels:
+nsubj, nsubjpass, aux, auxpass, dobj, attr, oprd, acomp, dative, prep/pobj, agent, npadvmod, prt). Asking about
+the subject gives a subject question ("Who founded the Radium Institute?"); asking about a complement inverts subject and
+auxiliary, or adds do-support ("What did Marie Curie study?", "When was Marie Curie born?"). The wh-word
+follows the answer's entity type and role: PERSON who; GPE/LOC/FAC where after in/at/on, else "which place";
+DATE when; CARDINAL how many (with the counted noun); QUANTITY/MONEY how much; ORG which organisation;
+WORK_OF_ART which work; EVENT which event; other names "which" + their kind; the sentence's own noun for a name
+("coach Vince Lombardi" -> "which coach"); otherwise what. Each question comes with other phrasings of it
+(paraphrases): the short and the full form, other wh-words, and passive or active voice.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from spacy.tokens import Span, Token
+
+from .nlp import NAME_LABELS, name_text
+
+SUBJECT_DEPS = {"nsubj", "nsubjpass"}
+CORE_DEPS = {"dobj", "attr", "oprd", "acomp", "dative", "prt", "xcomp"}
+COMPLEMENT_DEPS = CORE_DEPS | {"prep", "agent", "npadvmod", "advmod"}
+TRIM_DEPS = {"relcl", "acl", "appos", "advcl", "parataxis", "ccomp", "conj", "cc"}
+LABEL_WH = {"ORG": "which organisation", "WORK_OF_ART": "which work", "EVENT": "which event", "GPE": "which place",
+            "LOC": "which place", "FAC": "which place", "NORP": "which group", "PRODUCT": "which product",
+            "LAW": "which law", "LANGUAGE": "which language"}
+WHERE_PREPS = {"in", "at", "on", "inside", "within"}
+WHEN_PREPS = {"in", "on", "at", "during"}
+DO_FORMS = {"VBD": "did", "VBZ": "does", "VBP": "do", "VB": "do"}
+MAX_QUESTION_WORDS = 22
+RELATIVE_DATE = re.compile(r"(the )?(same|following|next|previous|last|this|that|these|those)\b", re.I)
+# Nouns for the kind of a name, by which a text introduces it ("the county of Kent") or refers back to it ("the
+# company"), by entity type.
+KIND_NOUNS_BY_LABEL = {
+    "ORG": {"company", "organisation", "organization", "corporation", "firm", "group", "club", "team", "band",
+            "party", "label", "university", "school"},
+    "GPE": {"city", "town", "country", "state", "village", "nation", "kingdom", "province", "region",
+            "municipality", "county", "district"},
+    "LOC": {"island", "river", "lake", "mountain", "region", "area"},
+    "FAC": {"building", "station", "museum", "church", "library", "bridge"},
+    "WORK_OF_ART": {"album", "song", "film", "book", "novel", "series", "episode", "game", "show"},
+}
+KIND_NOUNS = set().union(*KIND_NOUNS_BY_LABEL.values())
+
+
+@dataclass
+class Question:
+    """A question about one part of a sentence, with the short answer and other phrasings."""
+
+    text: str
+    answer: str  # the short fact: a name, date, number or phrase
+    label: str  # the answer's entity label ("" for a plain noun phrase)
+    role: str  # "subject" or the complement's dependency label
+    named: bool  # the answer is a name (reverse-lookup material)
+    predicate: str  # the clause without its subject, for joining facts: "founded the Radium Institute in 2011"
+    paraphrases: list[str] = field(default_factory=list)
+
+
+def _inflect(lemma: str, tag: str) -> str | None:
+    from lemminflect import getInflection
+
+    forms = getInflection(lemma, tag=tag)
+    return forms[0] if forms else None
+
+
+def _span(tokens: list[Token]) -> str:
+    if not tokens:
+        return ""
+    doc = tokens[0].doc
+    return doc[tokens[0].i : tokens[-1].i + 1].text
+
+
+def phrase(tok: Token, trim: bool = True) -> list[Token]:
+    """The contiguous phrase headed by `tok`: its subtree, without clauses hanging off it (relative clauses,
+    appositions, conjoined clauses) when `trim`, and without parentheses or edge punctuation."""
+    drop: set[int] = set()
+    if trim:
+        for t in tok.subtree:
+            if t is tok or (t.dep_ in {"conj", "cc"} and t.head.pos_ not in {"VERB", "AUX"}):
+                continue  # coordinated names and adjectives stay: "China, India and Laos"
+            if t.dep_ == "appos" and t.pos_ == "PROPN" and t.i > 0 and t.doc[t.i - 1].text != "," \
+                    and t.doc[t.i - 1].i in {x.i for x in t.subtree} | {x.i for x in tok.subtree}:
+                continue  # "the physicist Marie Curie": the name is part of the phrase
+            if t.dep_ in TRIM_DEPS and not (t.ent_type_ == "DATE" and t.head.ent_type_ == "DATE"):
+                drop.update(x.i for x in t.subtree)
+    depth = 0
+    for t in tok.subtree:  # parenthesised parts
+        if t.text == "(":
+            depth += 1
+        if depth:
+            drop.add(t.i)
+        if t.text == ")" and depth:
+            depth -= 1
+    kept = [t for t in tok.subtree if t.i not in drop]
+    block: list[Token] = []
+    for t in kept:  # the contiguous run holding the head
+        if block and t.i != block[-1].i + 1:
+            if tok.i <= block[-1].i:
+                break
+            block = []
+        block.append(t)
+    while block and (block[0].is_punct or block[0].dep_ == "cc"):
+        block = block[1:]
+    while block and (block[-1].is_punct or block[-1].dep_ == "cc"):
+        block = block[:-1]
+    return block
+
+
+def _label(tokens: list[Token]) -> str:
+    """The entity label of a phrase: its head's; for a name without one, the first name inside it."""
+    if not tokens:
+        return ""
+    head = _head(tokens)
+    if head.ent_type_:
+        return head.ent_type_
+    names = [t for t in tokens if t.ent_type_ in NAME_LABELS]
+    if head.pos_ == "PROPN" and names:
+        return names[0].ent_type_
+    appos = [c for c in head.children if c.dep_ == "appos" and c.ent_type_ in NAME_LABELS and c in tokens]
+    return appos[0].ent_type_ if appos else ""
+
+
+def _entity_in(tokens: list[Token], label: str) -> str:
+    """The text of the first entity of `label` inside the phrase."""
+    for ent in tokens[0].doc.ents if tokens else []:
+        if ent.label_ == label and ent.start >= tokens[0].i and ent.end <= tokens[-1].i + 1:
+            return name_text(ent) or ent.text
+    return ""
+
+
+def _kind_noun(tokens: list[Token]) -> tuple[str, str] | None:
+    """(kind noun, name) when the phrase names its kind: "coach Vince Lombardi" -> ("coach", "Vince Lombardi"),
+    "the city of Warsaw" -> ("village", "Warsaw")."""
+    if not tokens:
+        return None
+    head = min(tokens, key=lambda t: len(list(t.ancestors)))
+    if head.pos_ == "PROPN":
+        nouns = [c for c in head.children if c.dep_ == "compound" and c.pos_ == "NOUN" and c.i < head.i]
+        if nouns:
+            kind = nouns[-1]
+            name = [t for t in tokens if t.i > kind.i]
+            if name and all(t.pos_ in {"PROPN", "PART", "ADP", "DET", "NUM"} or t.is_punct for t in name):
+                return kind.lemma_.lower(), _span(name)
+    if head.pos_ == "NOUN" and head.lemma_.lower() in KIND_NOUNS and all(c.dep_ in {"det", "compound", "prep"}
+                                                                         for c in head.children):
+        for prep in head.children:
+            if prep.dep_ == "prep" and prep.lower_ == "of":
+                objs = [c for c in prep.children if c.dep_ == "pobj" and c.pos_ == "PROPN"]
+                if objs and objs[0].ent_type_ in {"GPE", "LOC", "FAC"}:
+                    return head.lemma_.lower(), _span(phrase(objs[0]))
+    return None
+
+
+@dataclass
+class Target:
+    tokens: list[Token]  # what the question removes from the clause
+    wh: str
+    answer: str
+    label: str
+    role: str
+    prep: str = ""  # a preposition left at the end ("Who was it compared to?")
+    named: bool = False  # the answer is a name
+    alternatives: list[str] = field(default_factory=list)  # other wh-phrases
+
+
+def _glued(np: list[Token]) -> list[Token]:
+    """The phrase with the rest of any word the tokenizer split at a hyphen: "June" -> "mid-June"."""
+    doc = np[0].doc
+    start, end = np[0].i, np[-1].i
+    while start >= 2 and doc[start - 1].text in {"-", "–"} and not doc[start - 1].whitespace_ \
+            and not doc[start - 2].whitespace_:
+        start -= 2
+    while end + 2 < len(doc) and doc[end + 1].text in {"-", "–"} and not doc[end].whitespace_ \
+            and not doc[end + 1].whitespace_:
+        end += 2
+    return [doc[i] for i in range(start, end + 1)]
+
+
+def _year_only(text: str) -> bool:
+    return bool(re.fullmatch(r"(in |the year )?\d{3,4}", text.strip(), re.I))
+
+
+def target_for(comp: Token, role: str, kinds: dict[str, str] | None = None) -> Target | None:
+    """How to ask about one complement (or the subject) of a clause (see `_target`); the target is marked as a name
+    when the phrase is one ("Marie Curie", "the city of Warsaw")."""
+    t = _target(comp, role, kinds)
+    if t is not None and t.label not in {"DATE", "TIME", "CARDINAL", "QUANTITY", "MONEY", "PERCENT"}:
+        np = t.tokens[1:] if t.tokens and t.tokens[0].dep_ in {"prep", "agent"} else t.tokens
+        t.named = bool(np) and (_head(np).pos_ == "PROPN" or _kind_noun(np) is not None or t.label == "PERSON")
+    return t
+
+
+def _target(comp: Token, role: str, kinds: dict[str, str] | None = None) -> Target | None:
+    """How to ask about one complement (or the subject) of a clause; None when it is not worth a question.
+    `kinds`: a name's kind noun from its definition elsewhere ("Tetris is a video game" -> "video game")."""
+    kinds = kinds or {}
+    if role in {"prep", "agent"}:
+        objs = [c for c in comp.children if c.dep_ == "pobj"]
+        if not objs:
+            return None
+        np = phrase(objs[0])
+        prep = comp.lower_
+    elif role in {"subject", "dobj", "attr", "oprd", "dative", "npadvmod"}:
+        np = phrase(comp)
+        prep = ""
+    else:
+        return None
+    if not np or _head(np).pos_ == "PRON" or np[0].lower_ in {"this", "these", "that", "those"}:
+        return None  # pronouns are not answers
+    doc = np[0].doc
+    np = _glued(np)
+    label = _label(np)
+    text = _span(np)
+    head = _head(np)
+    all_tokens = ([comp] if prep else []) + np
+    if role == "npadvmod" and label not in {"DATE", "TIME"}:
+        return None
+    if label in {"DATE", "TIME"}:
+        if RELATIVE_DATE.match(text):
+            return None  # relative to another sentence
+        if prep in WHEN_PREPS or (not prep and role == "npadvmod"):
+            alts = ["in which year"] if _year_only(text) else (["on what date"] if re.search(r"\d{1,2}", text)
+                                                              and re.search(r"[A-Z][a-z]+", text) else [])
+            return Target(all_tokens, "when", text, label, role, alternatives=alts)
+        if prep == "for":  # a duration: "worked there for twenty years"
+            return Target(all_tokens, "how long", text, label, role)
+        if prep in {"since", "until", "till", "before", "after", "from"}:
+            return Target(all_tokens, f"{prep} when", text, label, role)
+        if prep == "between":
+            return Target(all_tokens, "when", f"between {text}", label, role)
+        if not prep and role in {"dobj", "attr"}:
+            return Target(np, "what date", text, label, role)
+        return None
+    kind = _kind_noun(np)
+    if kind and not label:
+        label = next((t.ent_type_ for t in np if t.ent_type_ in NAME_LABELS), "")
+    name = kind[1] if kind else (name_text(doc[np[0].i : np[-1].i + 1]) if head.pos_ == "PROPN" else text)
+    whole_name = all(t.pos_ in {"PROPN", "PART"} or t.text[:1].isupper() or t.is_punct for t in np)
+    if not kind and head.pos_ == "PROPN" and head.ent_type_ and not whole_name:  # the name, not what hangs on it
+        name = next((name_text(e) for e in doc.ents if e.start <= head.i < e.end), name)
+    defined = kinds.get(name.lower())
+    if not label and prep in WHERE_PREPS and any(t.ent_type_ in {"GPE", "LOC", "FAC"} for t in np):
+        return Target(all_tokens, "where", text, "LOC", role)
+    # a name after "in/at/on" is a place unless typed as an organisation or a work ("in Oxford" typed PERSON is not)
+    place = label in {"GPE", "LOC", "FAC"} or (head.pos_ == "PROPN" and label in {"", "PRODUCT"}) or (
+        head.pos_ == "PROPN" and label == "PERSON" and prep in WHERE_PREPS)
+    if place and prep in WHERE_PREPS | {"from", "to", "into"}:
+        if prep in WHERE_PREPS:
+            alts = [f"in which {kind[0]}"] if kind else ([f"in which {defined}"] if defined else [])
+            return Target(all_tokens, "where", name, label, role, alternatives=alts)
+        return Target(np, "where", name, label, role, prep=prep)
+    nummod = [t for t in np if t.dep_ == "nummod" and t.head in np and t.head.pos_ == "NOUN"]
+    if nummod and label in {"CARDINAL", "QUANTITY", "MONEY", ""}:
+        noun = nummod[0].head
+        counted = [t for t in np if t.i >= noun.i and t in phrase(noun)]
+        mods = [t for t in np if nummod[0].i < t.i < noun.i]
+        wh = "how many " + _span(mods + counted) if counted else "how many"
+        return Target(np, wh, _span([t for t in np if t.i >= nummod[0].i and t.dep_ != "det"]), "CARDINAL", role, prep)
+    if label == "MONEY" or (label == "QUANTITY" and not nummod):
+        return Target(np, "how much", text, label, role, prep)
+    if label == "PERCENT":
+        return Target(np, "what percentage", text, label, role, prep)
+    if label in {"ORDINAL", "CARDINAL"} or len(np) > 12:
+        return None
+    if label == "PERSON":
+        name = kind[1] if kind else (_entity_in(np, "PERSON") or name)
+        alts = [f"which {kind[0]}"] if kind else ([f"which {defined}"] if defined else [])
+        return Target(np, "who", name, label, role, prep, alternatives=alts)
+    if role in {"attr", "oprd"}:
+        return Target(np, "what", name if head.pos_ == "PROPN" else text, label, role, prep)
+    if head.pos_ == "PROPN" or kind:
+        if kind:
+            wh = f"which {kind[0]}"
+        elif defined:
+            wh = f"which {defined}"
+        elif label in {"GPE", "LOC", "FAC"} and role in {"subject", "agent"}:
+            wh = "what"  # the subject of an action is rarely a place: a team, a government
+        else:
+            wh = LABEL_WH.get(label, "what")
+        alts = ["what"] if wh != "what" else []
+        return Target(np, wh, name, label, role, prep, alternatives=alts)
+    if head.pos_ in {"NOUN", "NUM"} or role == "attr":
+        return Target(np, "what", text, label, role, prep)
+    return None
+
+
+def definitions(sent: Span) -> dict[str, str]:
+    """Kind nouns a sentence defines: "Tetris is a video game ..." -> {"labyrinth": "video game"}."""
+    out = {}
+    for t in sent:
+        if t.dep_ == "attr" and t.head.lemma_ == "be" and t.pos_ == "NOUN":
+            subj = [c for c in t.head.children if c.dep_ == "nsubj"]
+            if subj and _head(phrase(subj[0])).pos_ == "PROPN" and not any(c.dep_ == "prep" for c in t.children):
+                compounds = [c for c in t.children if c.dep_ == "compound" and c.i == t.i - 1 and c.pos_ == "NOUN"]
+                noun = " ".join([c.lower_ for c in compounds] + [t.lemma_.lower()])
+                out[name_text(t.doc[phrase(subj[0])[0].i : phrase(subj[0])[-1].i + 1]).lower()] = noun
+    return out
+
+
+@dataclass
+class Clause:
+    verb: Token
+    subject: list[Token]  # the subject phrase ([] for a subject we supply, see `subject_text`)
+    subject_text: str
+    subject_label: str
+    aux: list[str]  # auxiliaries before the verb, as they should be written
+    verb_text: str
+    complements: list[tuple[Token, str]]  # (token, role) in sentence order
+    negated: bool = False
+
+
+def _subject_of(verb: Token) -> list[Token] | None:
+    subj = [c for c in verb.children if c.dep_ in SUBJECT_DEPS]
+    if subj:
+        if subj[0].tag_ in {"WDT", "WP"} and verb.dep_ == "relcl":
+            return _noun_subject(verb.head)
+        if verb.dep_ == "relcl":
+            return None  # "the territory the United States had acquired": the gap is the object, not the subject
+        return phrase(subj[0])
+    if verb.dep_ == "conj" and verb.head.pos_ in {"VERB", "AUX"}:
+        return _subject_of(verb.head)
+    if verb.dep_ in {"relcl", "acl"}:
+        return _noun_subject(verb.head)
+    if verb.dep_ == "advcl" and verb.tag_ == "VBG" and not any(c.dep_ == "mark" for c in verb.children):
+        return _subject_of(verb.head)
+    return None
+
+
+def _noun_subject(noun: Token) -> list[Token]:
+    """The subject a clause hanging off `noun` is about: the noun itself, or, when the noun is what a copula says
+    its subject is ("X is an engineer who ..."), that subject."""
+    if noun.dep_ == "pobj" and noun.head.lower_ == "of" and noun.head.head.dep_ == "attr":
+        noun = noun.head.head  # "X was a series of battles fought ..." -> about X
+    if noun.dep_ == "attr" and noun.head.lemma_ == "be":
+        subj = [c for c in noun.head.children if c.dep_ in SUBJECT_DEPS]
+        if subj:
+            return phrase(subj[0])
+    return phrase(noun)
+
+
+def clauses(sent: Span) -> list[Clause]:
+    """Every clause of the sentence whose subject is not a pronoun (a clause about a pronoun cannot stand alone)."""
+    out = []
+    for v in sent:
+        if v.pos_ not in {"VERB", "AUX"} or v.dep_ not in {"ROOT", "conj", "relcl", "acl", "advcl"}:
+            continue
+        if v.dep_ == "conj" and v.head.pos_ not in {"VERB", "AUX"}:
+            continue
+        if v.dep_ == "advcl" and (v.tag_ != "VBG" or any(c.dep_ in {"mark"} | SUBJECT_DEPS for c in v.children)):
+            continue
+        if v.dep_ == "acl" and (v.tag_ != "VBN" or not (v.head.dep_ in {"attr", "dobj", "nsubj", "nsubjpass", "appos"}
+                                                         or (v.head.dep_ == "pobj" and v.head.head.head.dep_ == "attr"))):
+            continue
+        subj = _subject_of(v)
+        if not subj or any(t.dep_ == "expl" for t in v.children):
+            continue
+        if subj[0].pos_ == "PRON" or subj[0].tag_ in {"WDT", "WP"} or subj[0].lower_ in {"this", "these", "that",
+                                                                                          "those", "one", "another"}:
+            continue
+        aux = [c for c in v.children if c.dep_ in {"aux", "auxpass"} and c.i < v.i]
+        verb_text = v.text
+        aux_text = [a.text for a in aux]
+        if v.dep_ == "acl":  # "a game published in 1984" -> "was published"
+            aux_text = ["was"]
+        elif v.dep_ == "advcl":  # "..., winning the first leg" -> "won the first leg"
+            tensed = [a for a in [v.head] + list(v.head.children) if a.tag_ in {"VBD", "VBZ", "VBP"}]
+            verb_text = _inflect(v.lemma_, "VBZ" if tensed and tensed[0].tag_ != "VBD" else "VBD") or verb_text
+        inside = {t.i for t in subj}
+        after = [(c, c.dep_) for c in v.children if c.dep_ in COMPLEMENT_DEPS and c.i > v.i and c.i not in inside]
+        before = [(c, c.dep_) for c in v.children if c.dep_ in {"prep", "npadvmod"} and c.i < v.i
+                  and c.i not in inside and (c.dep_ == "npadvmod" or any(o.dep_ == "pobj" for o in c.children))]
+        subject_text = subj[0].doc[subj[0].i : subj[-1].i + 1].text
+        out.append(Clause(v, subj, subject_text, _label(subj), aux_text, verb_text, after + before,
+                          any(c.dep_ == "neg" for c in v.children)))
+    return out
+
+
+def _lower_first(text: str, tokens: list[Token]) -> str:
+    """Lower-case a phrase's first word when it started the sentence and is not a name."""
+    if tokens and tokens[0].i == tokens[0].sent.start and not text[:2].isupper() \
+            and (tokens[0].pos_ in {"DET", "ADP", "ADV", "PRON"} or (tokens[0].pos_ == "ADJ" and not tokens[0].ent_type_)):
+        return text[:1].lower() + text[1:]
+    return text
+
+
+def _tidy(q: str) -> str:
+    q = re.sub(r"\s+([,.;:?!%])", r"\1", " ".join(q.split()))
+    q = re.sub(r"\s+(['’]s)\b", r"\1", q)
+    q = q.strip(" ,;:")
+    return q[:1].upper() + q[1:]
+
+
+def _singular(word: str) -> str:
+    return {"were": "was", "are": "is", "have": "has", "do": "does"}.get(word.lower(), word)
+
+
+def _render(comps: list[tuple[Token, str]], exclude: set[int] = frozenset()) -> str:
+    """The complements' phrases in order, without the tokens in `exclude`."""
+    parts = []
+    for c, _ in comps:
+        toks = [t for t in phrase(c) if t.i not in exclude]
+        runs: list[list[Token]] = []
+        for t in toks:
+            if runs and t.i == runs[-1][-1].i + 1:
+                runs[-1].append(t)
+            else:
+                runs.append([t])
+        parts += [_lower_first(_span(r), r) for r in runs]
+    return " ".join(p for p in parts if p)
+
+
+def _be(plural: bool, past: bool) -> str:
+    return ("were" if plural else "was") if past else ("are" if plural else "is")
+
+
+def _plural(tokens: list[Token]) -> bool:
+    return bool(tokens) and _head(tokens).tag_ == "NNS"
+
+
+def questions(clause: Clause, kinds: dict[str, str] | None = None) -> list[Question]:
+    """Every question about the clause's parts: best phrasing first, the others as its paraphrases."""
+    if clause.negated or clause.verb.lemma_ == "do":
+        return []
+    out: list[Question] = []
+    comps = clause.complements
+    verb = clause.verb
+    has_object = any(role in {"dobj", "attr", "oprd", "acomp"} for _, role in comps)
+    core = [(c, r) for c, r in comps if r in CORE_DEPS]
+    if not has_object and not any(a.dep_ == "auxpass" for a in verb.children) and verb.dep_ != "acl":
+        # a verb whose complement is a prepositional phrase: "lies on both banks of X"
+        core += [(c, r) for c, r in comps if r in {"prep", "agent"}][:1]
+    subject = _lower_first(clause.subject_text, clause.subject)
+    verb = clause.verb
+    is_be = verb.lemma_ == "be" and not clause.aux
+    predicate = " ".join(clause.aux + [clause.verb_text, _render(comps)])
+
+    def rests(rest_core: list, rest_all: list, allow_empty: bool = False) -> list[str]:
+        core_text, all_text = _render(rest_core), _render(rest_all)
+        if not core_text and not allow_empty:
+            core_text = _render(rest_all[:1])
+        return [core_text] + ([all_text] if all_text != core_text and len(all_text.split()) <= 16 else [])
+
+    subj_target = target_for(_head(clause.subject), "subject", kinds)
+    if subj_target and subj_target.wh not in {"when", "where"} and not subj_target.prep:
+        verb_words = [_singular(w) for w in clause.aux[:1]] + clause.aux[1:] + [clause.verb_text]
+        if not clause.aux and verb.tag_ in {"VBP", "VBZ"}:
+            verb_words = [_singular(clause.verb_text) if is_be else (_inflect(verb.lemma_, "VBZ") or clause.verb_text)]
+        elif not clause.aux and verb.tag_ == "VBD" and is_be:
+            verb_words = ["was"]
+        whs = [subj_target.wh] + subj_target.alternatives
+        if is_be and any(r == "attr" for _, r in comps):  # "X is a pop artist": who/what, not "which artist"
+            whs = ["who" if subj_target.label == "PERSON" and not _kind_of_thing(comps) else "what"]
+        subject_rests = rests(core, comps)
+        if is_be and any(r == "attr" for _, r in comps):  # the whole description: "a video game published in 1984"
+            attr = next(c for c, r in comps if r == "attr")
+            whole = _span(phrase(attr, trim=False))
+            if len(whole.split()) <= 16:
+                subject_rests = [whole] + subject_rests
+        forms = [_tidy(f"{wh} {' '.join(verb_words)} {rest}?") for wh in whs for rest in subject_rests]
+        passive = _passive_subject_question(clause, whs[0])
+        if passive:
+            forms.append(passive)
+        forms = _fit(forms)
+        if forms:
+            out.append(Question(forms[0], _cap(subj_target.answer), subj_target.label, "subject",
+                                subj_target.named, predicate, forms[1:]))
+    for comp, role in comps:
+        t = target_for(comp, role, kinds)
+        if t is None:
+            continue
+        rest_core = [(c, r) for c, r in core if c is not comp]
+        rest_all = [(c, r) for c, r in comps if c is not comp]
+        whs = [t.wh] + t.alternatives
+        if is_be and role == "attr" and clause.subject_label == "PERSON" and not _kind_of_thing(comps):
+            whs = ["who"] + whs
+        forms = []
+        for wh in whs:
+            for rest in rests(rest_core, rest_all, allow_empty=True):
+                tail = f"{rest} {t.prep}".strip()
+                if is_be:
+                    if t.wh in {"where", "when"} or role == "attr":
+                        tail = t.prep  # "Where is Norway?", "What is Tetris?"
+                    elif has_object:
+                        continue  # "What is X an American corporation ...?": not a question
+                    forms.append(_tidy(f"{wh} {clause.verb_text} {subject} {tail}?"))
+                elif clause.aux:
+                    forms.append(_tidy(f"{wh} {clause.aux[0]} {subject} {' '.join(clause.aux[1:])} "
+                                       f"{clause.verb_text} {tail}?"))
+                else:
+                    tag = verb.tag_ if verb.dep_ != "advcl" else ("VBZ" if clause.verb_text.endswith("s") else "VBD")
+                    if tag in DO_FORMS:
+                        forms.append(_tidy(f"{wh} {DO_FORMS[tag]} {subject} {verb.lemma_} {tail}?"))
+        if role == "dobj":
+            forms.append(_passive_object_question(clause, comp, t) or "")
+        if role == "agent":
+            forms.insert(0, _active_agent_question(clause, t) or "")
+        forms = _fit(forms)
+        if forms:
+            out.append(Question(forms[0], _cap(t.answer), t.label, role, t.named, predicate,
+                                forms[1:]))
+    out += _whose(clause, subject, is_be) + _nested_when(clause, subject, core, is_be, out)
+    return out
+
+
+def _whose(clause: Clause, subject: str, is_be: bool) -> list[Question]:
+    """Possessives asked the other way: "X is Y's third album" -> "Whose third album is X?" (Y)."""
+    out = []
+    for comp, role in clause.complements:
+        if role != "attr" or not is_be:
+            continue
+        owners = [c for c in comp.children if c.dep_ == "poss" and c.pos_ == "PROPN"]
+        if not owners:
+            continue
+        owner = phrase(owners[0], trim=True)
+        owned = [t for t in phrase(comp) if t.i not in {x.i for x in owners[0].subtree} and t.dep_ != "det"]
+        name = name_text(owner[0].doc[owner[0].i : owner[-1].i + 1])
+        if not owned or not name:
+            continue
+        q = _tidy(f"whose {_span(owned)} {clause.verb_text} {subject}?")
+        out.append(Question(q, _cap(name), _label(owner), "poss", True,
+                            " ".join([clause.verb_text, _span(phrase(comp))]), []))
+    return out
+
+
+def _nested_when(clause: Clause, subject: str, core: list, is_be: bool, asked: list[Question]) -> list[Question]:
+    """A clause with one date deeper inside its complements ("ceased to operate upon the departure of Y in
+    January 1986") and none of its own is asked "When ...?" about that date."""
+    if is_be or any(q.label in {"DATE", "TIME"} for q in asked):
+        return []
+    dates = [e for e in clause.verb.doc.ents if e.label_ == "DATE" and any(
+        c.i <= e.start and e.end - 1 <= max(t.i for t in c.subtree) and c.i >= min(t.i for t in c.subtree)
+        and e.start in {t.i for t in c.subtree} for c, _ in clause.complements)]
+    if len(dates) != 1 or RELATIVE_DATE.match(dates[0].text):
+        return []
+    date = dates[0]
+    prep = date.root.head if date.root.dep_ == "pobj" else None
+    cut = {t.i for t in (prep.subtree if prep is not None else date)}
+    rest = _render(core if core else clause.complements, cut)
+    verb = clause.verb
+    if clause.aux:
+        q = f"when {clause.aux[0]} {subject} {' '.join(clause.aux[1:])} {clause.verb_text} {rest}?"
+    elif verb.tag_ in DO_FORMS:
+        q = f"when {DO_FORMS[verb.tag_]} {subject} {verb.lemma_} {rest}?"
+    else:
+        return []
+    q = _tidy(q)
+    if not 3 <= len(q.split()) <= MAX_QUESTION_WORDS:
+        return []
+    return [Question(q, _cap(date.text), "DATE", "nested", False,
+                     " ".join(clause.aux + [clause.verb_text, _render(clause.complements)]), [])]
+
+
+def _kind_of_thing(comps: list[tuple[Token, str]]) -> bool:
+    """The copula's complement names a kind of place, organisation or work ("a battery company"): its subject is not
+    a person, whatever type the model gave the name."""
+    return any(r == "attr" and c.lemma_.lower() in KIND_NOUNS for c, r in comps)
+
+
+def _cap(text: str) -> str:
+    return text[:1].upper() + text[1:]
+
+
+def _fit(forms: list[str]) -> list[str]:
+    """Distinct phrasings of a usable length, in order."""
+    seen, out = set(), []
+    for f in forms:
+        key = f.lower()
+        if f and key not in seen and 3 <= len(f.split()) <= MAX_QUESTION_WORDS:
+            seen.add(key)
+            out.append(f)
+    return out
+
+
+def _head(tokens: list[Token]) -> Token:
+    return min(tokens, key=lambda t: len(list(t.ancestors)))
+
+
+def _passive_subject_question(clause: Clause, wh: str) -> str | None:
+    """"Who founded the Radium Institute?" -> "Who was the Radium Institute founded by?" (active clause with an object)."""
+    verb = clause.verb
+    objs = [c for c, r in clause.complements if r == "dobj"]
+    if clause.aux or not objs or verb.tag_ not in {"VBD", "VBZ", "VBP"} or verb.lemma_ == "be":
+        return None
+    vbn = _inflect(verb.lemma_, "VBN")
+    obj = phrase(objs[0])
+    if not vbn or len(obj) > 8:
+        return None
+    return _tidy(f"{wh} {_be(_plural(obj), verb.tag_ == 'VBD')} {_lower_first(_span(obj), obj)} {vbn} by?")
+
+
+def _passive_object_question(clause: Clause, obj: Token, t: Target) -> str | None:
+    """"What did Marie Curie discover?" -> "What was discovered by Marie Curie?"."""
+    verb = clause.verb
+    if clause.aux or verb.tag_ not in {"VBD", "VBZ", "VBP"} or t.prep or verb.lemma_ == "be":
+        return None
+    vbn = _inflect(verb.lemma_, "VBN")
+    if not vbn:
+        return None
+    plural = _plural(phrase(obj)) if t.wh.startswith("how many") else False
+    return _tidy(f"{t.wh} {_be(plural, verb.tag_ == 'VBD')} {vbn} by {_lower_first(clause.subject_text, clause.subject)}?")
+
+
+def _active_agent_question(clause: Clause, t: Target) -> str | None:
+    """"Who was Tetris published by?" -> "Who published Tetris?"."""
+    aux = [a.lower() for a in clause.aux]
+    if aux not in (["was"], ["were"], ["is"], ["are"]) or clause.verb.tag_ != "VBN":
+        return None
+    form = _inflect(clause.verb.lemma_, "VBD" if aux[0] in {"was", "were"} else "VBZ")
+    if not form:
+        return None
+    return _tidy(f"{t.wh} {form} {_lower_first(clause.subject_text, clause.subject)}?")

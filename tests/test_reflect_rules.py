@@ -1,0 +1,145 @@
+"""The rules profile on real-looking text written here (not the fixtures' sentences): wh-words per entity type,
+markup removal, pronoun resolution to the title entity (and refusal when ambiguous), short-answer-first answers,
+and no word list keyed to a test's or the demo's names."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from memo.reflect import ReflectConfig, read_reflections, reflect
+from memo.reflect.clean import clean_document
+from memo.reflect.nlp import named_entities, parse
+from memo.reflect.questions import clauses, questions
+from memo.reflect.rule_steps import standalone
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def asked(sentence: str, relabel: tuple[str, str] | None = None):
+    """Questions of a sentence; `relabel` = (phrase, label) forces the entity label of a phrase, so the rule
+    (wh-word from the label) is tested apart from the NER model's guess."""
+    doc = parse([sentence])[0]
+    if relabel:
+        doc = parse([sentence + " "])[0]  # a separate Doc object: the cached one stays as the model labelled it
+        start = sentence.index(relabel[0])
+        span = doc.char_span(start, start + len(relabel[0]), label=relabel[1])
+        doc.ents = [e for e in doc.ents if e.end <= span.start or e.start >= span.end] + [span]
+    return [q for s in doc.sents for c in clauses(s) for q in questions(c)]
+
+
+def by_answer(qs, answer: str):
+    found = [q for q in qs if q.answer == answer]
+    assert found, [(q.text, q.answer) for q in qs]
+    return found[0]
+
+
+def test_wh_word_follows_the_entity_type_and_role():
+    qs = asked("Lena Hartmann founded the Oslo Ceramics Guild in 1987.")
+    assert by_answer(qs, "Lena Hartmann").text.startswith("Who founded the Oslo Ceramics Guild")
+    assert by_answer(qs, "1987").text == "When did Lena Hartmann found the Oslo Ceramics Guild?"
+    assert "In which year did Lena Hartmann found the Oslo Ceramics Guild?" in by_answer(qs, "1987").paraphrases
+    assert by_answer(qs, "Oslo Ceramics Guild").text.startswith("Which organisation did Lena Hartmann found")
+    assert by_answer(asked("The painter Jonas Ekberg was born in Bergen."), "Bergen").text == \
+        "Where was the painter Jonas Ekberg born?"
+    count = by_answer(asked("The tannery employs 320 workers."), "320 workers")
+    assert count.text == "How many workers does the tannery employ?"
+    for label, wh in (("WORK_OF_ART", "Which work"), ("EVENT", "Which event"), ("ORG", "Which organisation"),
+                      ("PERSON", "Who")):
+        q = by_answer(asked("The choir performed the Winter Requiem in Vienna.", ("Winter Requiem", label)),
+                      "Winter Requiem")
+        assert q.text.startswith(f"{wh} did the choir perform"), (label, q.text)
+    money = asked("The museum paid $4 million for the painting.", ("$4 million", "MONEY"))
+    assert by_answer(money, "$4 million").text.startswith("How much did the museum pay")
+    plain = by_answer(asked("Lena Hartmann studied chemistry at the Bergen Academy."), "Chemistry")
+    assert plain.text.startswith("What did Lena Hartmann study")
+
+
+def test_passive_and_active_phrasings_are_paraphrases():
+    agent = by_answer(asked("The bridge was designed by Ilse Varga in 1931.", ("Ilse Varga", "PERSON")), "Ilse Varga")
+    assert "Who designed the bridge?" in [agent.text] + agent.paraphrases
+    obj = by_answer(asked("Ilse Varga designed the Kessel Bridge."), "Kessel Bridge")
+    assert any(p.endswith("designed by Ilse Varga?") for p in obj.paraphrases)
+
+
+def test_markup_title_footnotes_and_pronunciations_are_removed():
+    md = ("# Pellworm Lighthouse\n\nThe **Pellworm Lighthouse** (German: *Leuchtturm Pellworm*; /ˈpɛlvɔʁm/) is a "
+          "[lighthouse](https://example.org/lh) on Pellworm.[1][citation needed] It was lit in 1907.^2\n\n"
+          "## History\n\n- first keeper: Hans Ohm\n\n| year | event |\n|---|---|\n| 1907 | lit |\n")
+    clean = clean_document(md, "pellworm_lighthouse")
+    assert clean.title == "Pellworm Lighthouse"
+    assert clean.text.startswith("The Pellworm Lighthouse is a lighthouse on Pellworm. It was lit in 1907.")
+    for gone in ("#", "*", "[", "](", "German:", "ˈ", "^", "History", "|"):
+        assert gone not in clean.text, gone
+    html = "<html><title>Quarry &amp; Mill</title><p>The mill <b>opened</b> in 1850.<sup>3</sup></p><script>x()</script>"
+    assert clean_document(html) == clean_document("The mill opened in 1850.", "Quarry & Mill")
+    born = clean_document("Ada Kurz (born 3 May 1950 in Linz) is a Austrian chemist.", "Ada Kurz (chemist)")
+    assert born.title == "Ada Kurz" and born.description == "chemist"
+    assert born.text == "Ada Kurz is a Austrian chemist. Ada Kurz was born on 3 May 1950 in Linz."
+
+
+def _sentences(text: str):
+    return list(parse([text])[0].sents)
+
+
+def test_pronoun_takes_the_title_entity_and_is_refused_when_ambiguous():
+    sents = _sentences("Harbin Tool Works makes lathes in Tampere. It opened a second plant in 1961.")
+    first, _, prev = standalone(sents[0], "Harbin Tool Works", "ORG", {"company"}, None)
+    text, reason, _ = standalone(sents[1], "Harbin Tool Works", "ORG", {"company"}, prev)
+    assert text == "Harbin Tool Works opened a second plant in 1961." and not reason
+    desc = _sentences("The company moved to Oulu in 1975.")[0]
+    assert standalone(desc, "Harbin Tool Works", "ORG", {"company"}, prev)[0] == "Harbin Tool Works moved to Oulu in 1975."
+    # "He" after a sentence about another man, in a document about a man: two referents fit, so no guess
+    sents = _sentences("Anna Lindqvist met Erik Sundberg in Uppsala. Erik Sundberg wrote an opera. He moved to Graz.")
+    _, _, prev = standalone(sents[1], "Oskar Lind", "PERSON", set(), ("Erik Sundberg", "PERSON", False))
+    text, reason, _ = standalone(sents[2], "Oskar Lind", "PERSON", set(), prev)
+    assert text is None and reason == "ambiguous pronoun"
+    # the same sentence in a document about a place: only the previous subject fits "He"
+    text, _, _ = standalone(sents[2], "Uppsala", "GPE", set(), prev)
+    assert text == "Erik Sundberg moved to Graz."
+    this = _sentences("This decision angered the council.")[0]
+    assert standalone(this, "Uppsala", "GPE", set(), None)[:2] == (None, "refers to an earlier sentence")
+    lead = _sentences("However, the mill closed in 1901.")[0]
+    assert standalone(lead, "Quarry Mill", "FAC", set(), None)[0] == "The mill closed in 1901."
+
+
+def test_answers_lead_with_the_short_fact_then_the_sentence(tmp_path):
+    root = tmp_path / "docs"
+    root.mkdir()
+    (root / "a.md").write_text("# Ilse Varga\n\nIlse Varga is a Hungarian engineer. She designed the Kessel Bridge "
+                               "in 1931. She was born in Szeged.", encoding="utf-8")
+    (root / "b.md").write_text("# Kessel Bridge\n\nThe Kessel Bridge is a steel bridge in Graz. It was designed by "
+                               "Ilse Varga. It carries 40 trains a day.", encoding="utf-8")
+    m = reflect(root, tmp_path / "out", ReflectConfig(profile="rules", generator="embedded"))
+    rows = read_reflections(tmp_path / "out")
+    assert m["profile"] == "rules" and m["generator"]["used"] is False and "no generator" in m["generator"]["note"]
+    qa = {r["question"]: r["answer"] for r in rows}
+    assert qa["When did Ilse Varga design the Kessel Bridge?"] == "1931. Ilse Varga designed the Kessel Bridge in 1931."
+    assert qa["Where was Ilse Varga born?"] == "Szeged. Ilse Varga was born in Szeged."
+    # the reverse lookup names her by the kind her own definition gives ("Ilse Varga is a Hungarian engineer")
+    assert qa["Which engineer designed the Kessel Bridge?"].startswith("Ilse Varga. ")
+    for r in rows:
+        if r["step"] in {"direct", "indirect", "entity"}:
+            short, _, context = r["answer"].partition(". ")
+            assert short and len(short.split()) <= 12 and context, r
+            assert not re.search(r"\b(She|It|He)\b", r["question"])
+
+
+def test_no_word_list_in_the_reflect_package_is_keyed_to_a_test_or_demo_name():
+    # the string literals of every test, and the demo corpus
+    strings = [s for p in (ROOT / "tests").glob("test_*.py")
+               for s in re.findall(r"\"([^\"\n]{20,})\"", p.read_text(encoding="utf-8"))]
+    strings += [p.read_text(encoding="utf-8") for p in (ROOT / "memo" / "data" / "sample_corpus").glob("*")]
+    names = {n for ents in named_entities(strings) for n, _ in ents if len(n) > 3}
+    package = "\n".join(p.read_text(encoding="utf-8") for p in (ROOT / "memo" / "reflect").rglob("*.py"))
+    package += "\n".join(p.read_text(encoding="utf-8") for p in (ROOT / "memo" / "prompts" / "reflect").rglob("*.md"))
+    assert len(names) > 20  # the extraction found the fixtures' names
+    leaked = sorted(n for n in names if re.search(rf"\b{re.escape(n)}\b", package))
+    assert not leaked, leaked
+
+
+@pytest.mark.parametrize("text", ["", "   \n\n", "| a | b |\n|---|---|\n| 1 | 2 |"])
+def test_cleaning_leaves_nothing_of_markup_only_text(text):
+    assert clean_document(text, "t").text == ""

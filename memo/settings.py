@@ -116,7 +116,18 @@ class TrainConfig:
     mixed_precision: Literal["no", "bf16", "fp16"] | None = None  # None: bf16 on GPU, fp32 on CPU (bf16 is slow there)
     threads: int | None = None  # CPU threads for torch; None: torch's default (one per core)
     replay_share: float = 0.5  # with `replay` pairs: the share of them trained on each epoch, in rotation
+    # Rule rewrites of every training question added to each epoch, drawn afresh each epoch
+    # (`memo.memory.epochs.rephrase`): the memory learns the fact, not one wording of the question.
+    phrasings: int = 0
+    train_modules: Literal["all", "mlp"] = "all"  # "mlp": attention weights stay as in the base
+    report_to: str = "none"  # transformers' Trainer loggers: "none", "tensorboard", "wandb", "all", ...
     seed: int = 0
+
+    def __post_init__(self) -> None:
+        if self.phrasings < 0 or self.max_epochs < 1 or self.batch_size < 1 or self.grad_accum < 1:
+            raise ValueError("phrasings >= 0, max_epochs >= 1, batch_size >= 1 and grad_accum >= 1 are required")
+        if self.train_modules not in ("all", "mlp"):
+            raise ValueError(f"train_modules must be 'all' or 'mlp', not {self.train_modules!r}")
 
     def learning_rate(self) -> float:
         return self.lr if self.lr is not None else (1e-3 if self.method == "lora" else 2e-4)

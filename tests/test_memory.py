@@ -18,7 +18,7 @@ from memo.memory import (
     ABSTAIN, CorruptMemoryError, MemoryModel, MemoryNotFoundError, TrainConfig, encode_example, evaluate_recall,
     format_prompt, load_dataset, memory_chat_template, read_manifest, train,
 )
-from memo.memory.train import abstention_questions
+from memo.memory.epochs import abstention_questions
 from memo.settings import from_table
 
 VAULTS = "Alpha Bravo Delta Echo Kilo Lima Oscar Romeo Sierra Tango".split()
@@ -198,11 +198,9 @@ def test_tiny_lora_memorises_ten_facts(tiny_memory, tmp_path):
 def _kill_when_checkpointed(proc: subprocess.Popen, ckpt_glob_root: Path, min_steps: int, timeout: float = 240) -> int:
     deadline = time.time() + timeout
     while time.time() < deadline:
-        for state in ckpt_glob_root.glob("checkpoints/*/latest/trainer_state.json"):
-            try:
-                steps = json.loads(state.read_text())["optimizer_steps"]
-            except (OSError, ValueError):
-                continue
+        # A checkpoint is complete once its memo_state.json is written (the trainer's checkpoint-<step> folders).
+        for state in ckpt_glob_root.glob("checkpoints/*/checkpoint-*/memo_state.json"):
+            steps = int(state.parent.name.rsplit("-", 1)[1])
             if steps >= min_steps:
                 proc.send_signal(signal.SIGKILL)
                 proc.wait()
@@ -315,13 +313,13 @@ def test_abstention_questions_are_about_names_absent_from_the_data():
 
 def test_replay_rotates_through_the_whole_pool():
     from memo.memory import Pair
-    from memo.memory.train import _replay_slice
+    from memo.memory.epochs import replay_slice
 
     pool = [Pair(question=f"q{i}", answer=f"a{i}") for i in range(10)]
-    slices = [_replay_slice(pool, 0.25, seed=0, epoch=e) for e in range(4)]
+    slices = [replay_slice(pool, 0.25, seed=0, epoch=e) for e in range(4)]
     assert all(len(s) == 3 for s in slices)
     assert {p.question for s in slices for p in s} == {p.question for p in pool}  # all of it within 1/share epochs
-    assert _replay_slice(pool, 0.25, seed=0, epoch=1) == slices[1] and _replay_slice([], 0.25, 0, 0) == []
+    assert replay_slice(pool, 0.25, seed=0, epoch=1) == slices[1] and replay_slice([], 0.25, 0, 0) == []
 
 
 def test_replayed_pairs_are_trained_and_checked(tmp_path, tiny64_dir):
@@ -339,15 +337,15 @@ def test_replayed_pairs_are_trained_and_checked(tmp_path, tiny64_dir):
 
 def test_abstention_names_are_drawn_afresh_each_epoch_and_never_the_held_out_ones():
     from memo.memory import Pair
-    from memo.memory.train import _epoch_abstentions, _plan
+    from memo.memory.epochs import epoch_abstentions, plan
 
     pairs = [Pair(question=f"Where was {n} Quillery born?", answer=f"In {n}ton.") for n in ("Ada", "Bo", "Cy", "Di")]
-    plan = _plan(pairs, TrainConfig(abstention_ratio=1.0, eval_size=4))
-    assert plan.synthetic_abstentions == 4 and len(plan.abstain_eval) == 4
-    first, second = _epoch_abstentions(pairs, plan, 0, 0), _epoch_abstentions(pairs, plan, 0, 1)
+    run = plan(pairs, TrainConfig(abstention_ratio=1.0, eval_size=4))
+    assert run.synthetic_abstentions == 4 and len(run.abstain_eval) == 4
+    first, second = epoch_abstentions(pairs, run, 0, 0), epoch_abstentions(pairs, run, 0, 1)
     assert len(first) == len(second) == 4 and set(first) != set(second)
-    assert not set(first + second) & set(plan.abstain_eval)
-    assert _epoch_abstentions(pairs, plan, 0, 1) == second  # deterministic: a resumed run sees the same epochs
+    assert not set(first + second) & set(run.abstain_eval)
+    assert epoch_abstentions(pairs, run, 0, 1) == second  # deterministic: a resumed run sees the same epochs
 
 
 def test_cli_train_then_recall(tmp_path, tiny64_dir):
@@ -392,3 +390,14 @@ def test_two_process_data_parallel_training_on_cpu(tmp_path, tiny64_dir):
     # 10 pairs, batch 2 per process, 2 processes: 2 optimizer steps per epoch (each sees 4 pairs), 2 epochs.
     assert manifest["training"]["optimizer_steps"] == 4
     assert [m["epoch"] for m in manifest["metrics"]] == [1, 2]
+
+
+def test_eval_size_zero_trains_every_epoch_without_a_recall_check(tmp_path, tiny64_dir):
+    """`eval_size = 0` (issue 14 item 12): no recall check, no early stop, all max_epochs run and the last is kept."""
+    data = write_jsonl(tmp_path / "facts.jsonl", FACTS)
+    cfg = TrainConfig(max_epochs=2, **{**TINY, "eval_size": 0})
+    result = train(data, tmp_path / "mem", base=f"hf:{tiny64_dir}", config=cfg)
+    manifest = result.manifest
+    assert [m["epoch"] for m in manifest["metrics"]] == [1, 2]
+    assert all(m["recall"] is None for m in manifest["metrics"])
+    assert manifest["training"]["best_epoch"] == 2 and manifest["training"]["eval_pairs"] == 0

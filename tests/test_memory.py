@@ -370,26 +370,42 @@ def test_cli_train_then_recall(tmp_path, tiny64_dir):
 
 
 @pytest.mark.slow
-def test_two_process_data_parallel_training_on_cpu(tmp_path, tiny64_dir):
-    """2 CPU processes under torchrun (DDP over gloo): the multi-GPU code path, run where no GPU is."""
+def test_two_process_data_parallel_training_with_accelerate_launch(tmp_path, tiny64_dir):
+    """`accelerate launch` with the documented DDP config, run where no GPU is: 2 CPU processes over gloo train one
+    memory (the multi-GPU code path) and the main process publishes the same kind of artifact as a 1-process run."""
     import shutil as sh
 
     data = write_jsonl(tmp_path / "facts.jsonl", FACTS)
     (tmp_path / "memo.toml").write_text(
-        "[train]\nmax_epochs = 2\nbatch_size = 2\nlr = 0.003\nfreeze_embeddings = false\nfreeze_layers = 0\nschedule = \"constant\"\n"
-        "warmup_ratio = 0.0\nabstention_ratio = 0.0\neval_size = 10\n")
-    launcher = sh.which("torchrun", path=str(Path(sys.executable).parent))
+        "[train]\nmax_epochs = 2\nbatch_size = 2\nlr = 0.003\nfreeze_embeddings = false\nfreeze_layers = 0\n"
+        "schedule = \"constant\"\nwarmup_ratio = 0.0\nabstention_ratio = 0.0\neval_size = 10\n")
+    launcher = sh.which("accelerate", path=str(Path(sys.executable).parent))
+    config = Path(__file__).resolve().parents[1] / "docs" / "accelerate" / "ddp.yaml"
     proc = subprocess.run(
-        [launcher, "--nproc_per_node", "2", "-m", "memo", "--config", str(tmp_path / "memo.toml"), "train", str(data),
-         "-o", str(tmp_path / "mem"), "--base", f"hf:{tiny64_dir}"],
-        capture_output=True, text=True, timeout=300, env={**os.environ, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1"},
+        [launcher, "launch", "--config_file", str(config), "-m", "memo", "--config", str(tmp_path / "memo.toml"),
+         "train", str(data), "-o", str(tmp_path / "mem"), "--base", f"hf:{tiny64_dir}"],
+        capture_output=True, text=True, timeout=600,
+        env={**os.environ, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1", "PYTHONPATH": str(Path(memo_root()))},
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
+    assert proc.stdout.count("memory written to") == 1  # only the main process publishes
     manifest = read_manifest(tmp_path / "mem")
     assert manifest["training"]["processes"] == 2 and manifest["training"]["distributed"] == "MULTI_CPU"
-    # 10 pairs, batch 2 per process, 2 processes: 2 optimizer steps per epoch (each sees 4 pairs), 2 epochs.
-    assert manifest["training"]["optimizer_steps"] == 4
+    # 10 pairs in batches of 2 per process: 5 batches, 3 per process (the trainer evens them out), 2 epochs.
+    assert manifest["training"]["optimizer_steps"] == 6
     assert [m["epoch"] for m in manifest["metrics"]] == [1, 2]
+    assert manifest["kind"] == "full" and manifest["training"]["build_cost"]["tokens"] > 0
+    single = train(data, tmp_path / "single", base=f"hf:{tiny64_dir}",
+                   config=TrainConfig(max_epochs=1, **TINY))
+    assert sorted(single.manifest["files"]) == sorted(manifest["files"])
+    MemoryModel.load(tmp_path / "mem").ask([FACTS[0]["question"]], max_new_tokens=2)
+
+
+def memo_root() -> Path:
+    """The directory holding the `memo` package these tests import (the launched processes must import it too)."""
+    import memo
+
+    return Path(memo.__file__).resolve().parents[1]
 
 
 def test_eval_size_zero_trains_every_epoch_without_a_recall_check(tmp_path, tiny64_dir):

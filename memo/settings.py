@@ -119,6 +119,9 @@ class TrainConfig:
     # Rule rewrites of every training question added to each epoch, drawn afresh each epoch
     # (`memo.memory.epochs.rephrase`): the memory learns the fact, not one wording of the question.
     phrasings: int = 0
+    # Pairs the memory already answers exactly (at their last training pass) are reviewed every other epoch; their
+    # slots train rewrites of the pairs it does not know yet (`memo.memory.epochs.epoch_pairs`).
+    spaced_repetition: bool = False
     train_modules: Literal["all", "mlp"] = "all"  # "mlp": attention weights stay as in the base
     report_to: str = "none"  # transformers' Trainer loggers: "none", "tensorboard", "wandb", "all", ...
     seed: int = 0

@@ -417,3 +417,37 @@ def test_eval_size_zero_trains_every_epoch_without_a_recall_check(tmp_path, tiny
     assert [m["epoch"] for m in manifest["metrics"]] == [1, 2]
     assert all(m["recall"] is None for m in manifest["metrics"])
     assert manifest["training"]["best_epoch"] == 2 and manifest["training"]["eval_pairs"] == 0
+
+
+def test_rephrase_keeps_names_and_numbers_and_changes_the_surface():
+    import random
+
+    from memo.memory.epochs import rephrase
+
+    rng = random.Random(0)
+    question = "In which year did Alo Corber move to Brenmoor Falls in 1987?"
+    rewrites = {rephrase(question, rng) for _ in range(60)}
+    assert len(rewrites) > 10 and question not in rewrites
+    for r in rewrites:
+        assert "Alo" in r and "Corber" in r and "Brenmoor" in r and "1987" in r, r
+
+
+def test_spaced_repetition_reviews_known_pairs_every_other_epoch_and_trains_the_unknown_more():
+    from memo.memory import Pair
+    from memo.memory.epochs import epoch_pairs, plan
+
+    pairs = [Pair(question=f"Where was Ada Quill{i} born?", answer=f"In town {i}.") for i in range(10)]
+    cfg = TrainConfig(spaced_repetition=True, abstention_ratio=0.0, eval_size=0)
+    run = plan(pairs, cfg)
+    known = [i < 6 for i in range(10)]
+    slots = [epoch_pairs(pairs, run, cfg, [], e, known) for e in (1, 2)]
+    assert all(len(s) == 10 for s in slots)  # the same epoch length
+    for e, rows in zip((1, 2), slots):
+        own = {i for _, _, i in rows if i is not None}
+        assert own >= set(range(6, 10))  # every unknown pair in its own wording, every epoch
+        assert own & set(range(6)) == {i for i in range(6) if (i + e) % 2 == 0}  # known: every other epoch
+        extra = [(q, a) for q, a, i in rows if i is None]
+        assert len(extra) == 3 and all(a in {p.answer for p in pairs[6:]} for _, a in extra)
+    assert epoch_pairs(pairs, run, cfg, [], 1, known) == slots[0]  # deterministic for a resumed run
+    off = TrainConfig(abstention_ratio=0.0, eval_size=0)
+    assert [i for _, _, i in epoch_pairs(pairs, plan(pairs, off), off, [], 1, known)] == list(range(10))

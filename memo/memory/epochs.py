@@ -171,15 +171,33 @@ def epoch_abstentions(pairs: list[Pair], run: Plan, seed: int, epoch: int) -> li
     return [q for q in drawn if q not in held_out][: run.synthetic_abstentions]
 
 
-def epoch_pairs(pairs: list[Pair], run: Plan, cfg: TrainConfig, replay: Sequence[Pair], epoch: int
-                ) -> list[tuple[str, str]]:
-    """The (question, answer) of every slot of `epoch`, in slot order (see the module docstring)."""
+def epoch_pairs(pairs: list[Pair], run: Plan, cfg: TrainConfig, replay: Sequence[Pair], epoch: int,
+                known: Sequence[bool] | None = None) -> list[tuple[str, str, int | None]]:
+    """(question, answer, index in `run.train` or None) of every slot of `epoch`, in slot order.
+
+    The index marks the slots that train a pair in its own wording: how the trainer sees whether the memory
+    already answers that pair. With `cfg.spaced_repetition` and `known` (per `run.train` pair: answered exactly at
+    its last training pass), a known pair is reviewed only every other epoch (a Leitner schedule with two boxes:
+    Amiri et al. 2017, "Repeat before forgetting: spaced repetition for efficient and effective training of neural
+    networks") and its slot trains a rule rewrite of a pair not known yet instead: the same epoch length, with the
+    passes going to the facts still to learn.
+    """
     rng = random.Random(cfg.seed * 1000 + epoch)
-    out = [(p.question, p.answer) for p in run.train]
+    out: list[tuple[str, str, int | None]] = []
+    unknown = [i for i in range(len(run.train)) if not (known and known[i])]
+    rng.shuffle(unknown)
+    extra = 0
+    for i, p in enumerate(run.train):
+        if cfg.spaced_repetition and known and known[i] and (i + epoch) % 2 and unknown:
+            j = unknown[extra % len(unknown)]
+            extra += 1
+            out.append((rephrase(run.train[j].question, rng), run.train[j].answer, None))
+        else:
+            out.append((p.question, p.answer, i))
     for _ in range(cfg.phrasings):
-        out += [(rephrase(p.question, rng), p.answer) for p in run.rewritten]
+        out += [(rephrase(p.question, rng), p.answer, None) for p in run.rewritten]
     abstain = epoch_abstentions(pairs, run, cfg.seed, epoch)
     # Too few distinct invented names (a dataset with few name-shaped questions): repeat what there is.
-    out += [(abstain[i % len(abstain)], ABSTAIN) for i in range(run.synthetic_abstentions)] if abstain else []
-    out += [(p.question, p.answer) for p in replay_slice(replay, cfg.replay_share, cfg.seed, epoch)]
+    out += [(abstain[i % len(abstain)], ABSTAIN, None) for i in range(run.synthetic_abstentions)] if abstain else []
+    out += [(p.question, p.answer, None) for p in replay_slice(replay, cfg.replay_share, cfg.seed, epoch)]
     return out

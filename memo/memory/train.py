@@ -157,8 +157,8 @@ def train(
     replay_data = (replay if isinstance(replay, Dataset) else load_dataset(replay)) if replay else None
     replay_pool = replay_data.pairs if replay_data else []
     run = plan(dataset.pairs, cfg, replay_pool)
-    epoch_data = EpochDataset(tokenizer, lambda e: epoch_pairs(dataset.pairs, run, cfg, replay_pool, e),
-                              cfg.max_length)
+    epoch_data = EpochDataset(tokenizer, lambda e, known: epoch_pairs(dataset.pairs, run, cfg, replay_pool, e, known),
+                              cfg.max_length, len(run.train))
     if not epoch_data.slots:
         raise ValueError(f"every pair is longer than max_length={cfg.max_length} tokens; nothing to train on")
 
@@ -187,6 +187,7 @@ def train(
     )
     hf_data = epoch_data.as_hf_dataset()
     trainer = MemoryTrainer(model=model, args=args, train_dataset=hf_data, processing_class=tokenizer,
+                            data_collator=epoch_data.collate,
                             peft_config=_lora_config(cfg, layers) if cfg.method == "lora" else None,
                             epoch_data=epoch_data)
     for callback in (PrinterCallback, HFProgressCallback):
@@ -203,7 +204,8 @@ def train(
               "paraphrase_recall": [(q, p.answer) for p in run.eval for q in p.paraphrases],
               "abstention_rate": [(q, ABSTAIN) for q in run.abstain_eval]}
     recall = RecallCallback(data=epoch_data, tokenizer=tokenizer, groups=groups, cfg=cfg,
-                            steps_per_epoch=steps_per_epoch, started=started, progress=progress)
+                            steps_per_epoch=steps_per_epoch, started=started, progress=progress,
+                            accelerator=accelerator)
     trainer.add_callback(recall)
     trainer.add_callback(ProgressCallback(progress, steps_per_epoch * cfg.max_epochs, steps_per_epoch, trainer))
 

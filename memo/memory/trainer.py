@@ -37,31 +37,69 @@ from .prompt import encode_example
 MEMO_STATE = "memo_state.json"  # the RecallCallback's state in a checkpoint; written last, so it marks a complete one
 
 
+Example = tuple[list[int], list[int], "int | None"]  # input_ids, labels, index of the pair trained in its own wording
+
+
 class EpochDataset:
     """The slots of every epoch and their tokenized examples for the current epoch.
 
-    `render(epoch)` gives the (question, answer) of every slot of `epoch` (the same count every epoch); examples
-    longer than `max_length` tokens fall back to the slot's epoch-0 example, or are dropped when that is too long
-    too (counted in `dropped_too_long`)."""
+    `render(epoch, known)` gives the (question, answer, pair index or None) of every slot of `epoch` (the same
+    count every epoch; `memo.memory.epochs.epoch_pairs`); `known` is, per pair, whether the memory answered it
+    exactly at its last training pass, as it stood when the epoch began. Examples longer than `max_length`
+    tokens fall back to the slot's epoch-0 example, or are dropped when that is too long too (`dropped_too_long`).
+    """
 
-    def __init__(self, tokenizer, render: Callable[[int], list[tuple[str, str]]], max_length: int):
+    def __init__(self, tokenizer, render: Callable[[int, "list[bool] | None"], list[tuple[str, str, int | None]]],
+                 max_length: int, pairs: int):
         self.tokenizer, self.render, self.max_length = tokenizer, render, max_length
-        first = [encode_example(tokenizer, q, a) for q, a in render(0)]
-        self.slots = [i for i, (x, _) in enumerate(first) if len(x) <= max_length]
+        first = self._encode(render(0, None))
+        self.slots = [i for i, (x, _, _) in enumerate(first) if len(x) <= max_length]
         self.dropped_too_long = len(first) - len(self.slots)
         self._first = first
         self.epoch = 0
-        self._cache: dict[int, list[tuple[list[int], list[int]]]] = {0: first}
+        self.known: list[bool] = [False] * pairs  # per pair: answered exactly at its last training pass
+        self.known_at_start: list[bool] | None = None  # `known` when the current epoch began (what rendered it)
+        self.observed: dict[int, bool] = {}  # this epoch's training passes on this process: pair -> exact
+        self._cache: tuple[int, list[Example]] = (0, first)
 
-    def examples(self, epoch: int | None = None) -> list[tuple[list[int], list[int]]]:
-        """(input_ids, labels) of every kept slot in `epoch` (default: the current one)."""
-        epoch = self.epoch if epoch is None else epoch
-        if epoch not in self._cache:
-            self._cache = {0: self._first}
-            rendered = self.render(epoch)
-            self._cache[epoch] = [encode_example(self.tokenizer, q, a) for q, a in rendered]
-        out = self._cache[epoch]
+    def _encode(self, rows) -> list[Example]:
+        return [(*encode_example(self.tokenizer, q, a), i) for q, a, i in rows]
+
+    def start_epoch(self, epoch: int, known_at_start: list[bool] | None = None) -> None:
+        """Make `epoch` current; its examples follow from `known_at_start` (default: the pairs known now)."""
+        if epoch == self.epoch and self.known_at_start is not None and known_at_start is None:
+            return  # already started (a resumed run restores the epoch before the trainer begins it)
+        self.epoch = epoch
+        self.known_at_start = list(self.known) if known_at_start is None else list(known_at_start)
+
+    def examples(self) -> list[Example]:
+        """(input_ids, labels, pair index) of every kept slot in the current epoch."""
+        if self._cache[0] != self.epoch:
+            self._cache = (self.epoch, self._encode(self.render(self.epoch, self.known_at_start)))
+        out = self._cache[1]
         return [out[i] if len(out[i][0]) <= self.max_length else self._first[i] for i in self.slots]
+
+    def observe(self, slots: Sequence[int], exact: Sequence[bool]) -> None:
+        """Record whether each trained slot's answer was exact (argmax at every answer position) in its pass."""
+        rows = self.examples()
+        for slot, hit in zip(slots, exact):
+            pair = rows[slot][2]
+            if pair is not None:
+                self.observed[pair] = bool(hit)
+
+    def merged_observations(self, accelerator) -> dict[int, bool]:
+        """This epoch's observations of every process (a collective: every process must call it)."""
+        seen = torch.full((len(self.known),), -1, dtype=torch.long, device=accelerator.device)
+        for pair, hit in self.observed.items():
+            seen[pair] = int(hit)
+        merged = accelerator.gather(seen.unsqueeze(0)).amax(0).tolist()
+        return {i: bool(m) for i, m in enumerate(merged) if m >= 0}
+
+    def end_epoch(self, accelerator) -> None:
+        """Merge every process's observations of this epoch into `known`."""
+        for pair, hit in self.merged_observations(accelerator).items():
+            self.known[pair] = hit
+        self.observed = {}
 
     def as_hf_dataset(self):
         """A `datasets.Dataset` of slot numbers whose transform returns this epoch's input_ids and labels."""
@@ -71,10 +109,17 @@ class EpochDataset:
 
         def transform(batch: dict) -> dict:
             rows = self.examples()
-            return {"input_ids": [rows[i][0] for i in batch["slot"]], "labels": [rows[i][1] for i in batch["slot"]]}
+            return {"input_ids": [rows[i][0] for i in batch["slot"]], "labels": [rows[i][1] for i in batch["slot"]],
+                    "slot": list(batch["slot"])}
 
         ds.set_transform(transform)
         return ds
+
+    def collate(self, rows: list[dict]) -> dict[str, torch.Tensor]:
+        """The data collator: padded tensors plus each row's slot number."""
+        batch = collate([(r["input_ids"], r["labels"]) for r in rows], self.tokenizer.pad_token_id)
+        batch["slot"] = torch.tensor([r["slot"] for r in rows])
+        return batch
 
 
 def length_grouped_batches(lengths: Sequence[int], batch_size: int, seed: int, epoch: int) -> list[list[int]]:
@@ -107,7 +152,7 @@ class LengthGroupedEpochSampler(torch.utils.data.Sampler):
         return len(self.data.slots)
 
     def __iter__(self):
-        lengths = [len(x) for x, _ in self.data.examples()]
+        lengths = [len(x) for x, _, _ in self.data.examples()]
         return iter([i for b in length_grouped_batches(lengths, self.batch_size, self.seed, self.data.epoch)
                      for i in b])
 
@@ -175,6 +220,7 @@ class MemoryTrainer(SFTTrainer):
         return LengthGroupedEpochSampler(self.epoch_data, self.args.per_device_train_batch_size, self.args.seed)
 
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
+        slots = inputs.pop("slot", None)
         logits, targets = answer_logits(model, inputs["input_ids"], inputs["attention_mask"], inputs["labels"])
         total = torch.nn.functional.cross_entropy(logits.float(), targets, reduction="sum")
         # As SFTTrainer: normalised by the answer tokens of the whole (accumulated, all-process) batch.
@@ -190,7 +236,11 @@ class MemoryTrainer(SFTTrainer):
             self.tokens_seen += int(seen)
             self.padded_tokens += int(padded)
             with torch.no_grad():
-                accuracy = (logits.argmax(-1) == targets).float().mean().item() if targets.numel() else 0.0
+                hit = logits.argmax(-1) == targets
+                accuracy = hit.float().mean().item() if targets.numel() else 0.0
+                if slots is not None:
+                    per_row = (inputs["labels"][:, 1:] != -100).sum(1).tolist()
+                    self.epoch_data.observe(slots.tolist(), [bool(h.all()) for h in torch.split(hit, per_row)])
             self._metrics[mode]["mean_token_accuracy"].append(accuracy)
             self._metrics[mode]["num_tokens"] = [self.tokens_seen]
         return (loss, logits) if return_outputs else loss
@@ -210,8 +260,9 @@ class RecallCallback(TrainerCallback):
     """
 
     def __init__(self, *, data: EpochDataset, tokenizer, groups: dict[str, list[tuple[str, str]]], cfg,
-                 steps_per_epoch: int, started: float, progress: Progress):
+                 steps_per_epoch: int, started: float, progress: Progress, accelerator):
         self.data, self.tokenizer, self.groups, self.cfg = data, tokenizer, groups, cfg
+        self.accelerator = accelerator
         self.steps_per_epoch, self.started, self.progress = steps_per_epoch, started, progress
         self.state = {"history": [], "best": None, "stale": 0, "resumed_at": [], "epoch_losses": []}
         self.best_params: dict[str, torch.Tensor] | None = None
@@ -221,6 +272,9 @@ class RecallCallback(TrainerCallback):
     def restore(self, checkpoint: Path, rank: int, model) -> None:
         """Continue from the callback state saved in `checkpoint` (see `on_save`)."""
         self.state = json.loads((checkpoint / MEMO_STATE).read_text())
+        data = self.state.pop("data")
+        self.data.known, self.data.observed = data["known"], {int(k): v for k, v in data["observed"].items()}
+        self.data.start_epoch(data["epoch"], data["known_at_start"])
         best = checkpoint / f"best-rank{rank}.pt"
         if best.is_file():
             self.best_params = torch.load(best)
@@ -243,7 +297,7 @@ class RecallCallback(TrainerCallback):
             self.state["resumed_at"].append(state.global_step)
 
     def on_epoch_begin(self, args, state, control, **kwargs):
-        self.data.epoch = state.global_step // self.steps_per_epoch
+        self.data.start_epoch(state.global_step // self.steps_per_epoch)
 
     def on_log(self, args, state, control, logs=None, **kwargs):
         if logs and "loss" in logs:
@@ -251,6 +305,7 @@ class RecallCallback(TrainerCallback):
 
     def on_epoch_end(self, args, state, control, model=None, **kwargs):
         epoch = state.global_step // self.steps_per_epoch
+        self.data.end_epoch(self.accelerator)
         losses = self.state["epoch_losses"]
         metrics = {"epoch": epoch, "optimizer_steps": state.global_step,
                    "train_loss": sum(losses) / len(losses) if losses else None, **self.evaluate(model, args.device),
@@ -281,8 +336,11 @@ class RecallCallback(TrainerCallback):
         rank = args.process_index
         if self.best_params is not None and not self._best_is_current(state.global_step):
             torch.save(self.best_params, checkpoint / f"best-rank{rank}.pt")
+        observed = self.data.merged_observations(self.accelerator)
         if args.should_save:
-            atomic_write_json(checkpoint / MEMO_STATE, self.state)
+            data = {"epoch": self.data.epoch, "known": self.data.known, "known_at_start": self.data.known_at_start,
+                    "observed": observed}
+            atomic_write_json(checkpoint / MEMO_STATE, {**self.state, "data": data})
 
     def evaluate(self, model, device) -> dict:
         """Recall of the eval sample and its paraphrases, and abstention on unseen names, checked teacher-forced.

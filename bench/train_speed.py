@@ -95,6 +95,7 @@ def make_facts(n: int = 200, seed: int = 0, short: bool = False) -> list[dict]:
 # name -> (recipe, answer form). "default" is the recipe of TrainConfig() before issue 15.
 VARIANTS: dict[str, tuple[TrainConfig, str]] = {
     "default": (TrainConfig(), "sentence"),
+    "spaced-repetition": (TrainConfig(spaced_repetition=True), "sentence"),
     "phrasings-1": (TrainConfig(phrasings=1), "sentence"),
     "phrasings-2": (TrainConfig(phrasings=2), "sentence"),
     "short-answers": (TrainConfig(), "short"),
@@ -320,6 +321,7 @@ def main() -> None:
                 "row adds one lever to the row above; 3 timed optimizer steps (after one warm-up step) of batch 8 "
                 "from the 200 invented facts; AdamW, grad clip 1.0.\n\n" + out)
         return
+    load_at_start = os.getloadavg()[0]
     names = [n.strip() for n in args.variants.split(",") if n.strip()]
     unknown = [n for n in names if n not in VARIANTS]
     if unknown:
@@ -342,7 +344,8 @@ def main() -> None:
         f" --variants {args.variants}" if args.variants != ",".join(VARIANTS) else "")
     append_section(cmd, (
         f"Machine: 2-core CPU, no GPU ({platform.processor() or platform.machine()}), fp32, torch threads "
-        f"{__import__('torch').get_num_threads()}. Other engineers' tests may have shared the CPU during the run.\n"
+        f"{__import__('torch').get_num_threads()}. Other engineers' tests may have shared the CPU during the run "
+        f"(load average {load_at_start:.1f} at the start, {os.getloadavg()[0]:.1f} at the end).\n"
         f"{args.facts} invented facts (+ {ABSTAIN!r} pairs synthesised to 10%), embedded SmolLM2-135M base. "
         f"Train wall time covers everything `train()` does: loading, per-epoch recall checks, checkpoints, "
         f"writing the artifact. Reference step: median of 5 optimizer steps of the plain recipe (default system "

@@ -267,6 +267,7 @@ class RecallCallback(TrainerCallback):
         self.state = {"history": [], "best": None, "stale": 0, "resumed_at": [], "epoch_losses": []}
         self.best_params: dict[str, torch.Tensor] | None = None
         self.resume_from: tuple[Path, int] | None = None  # (checkpoint, process rank) when the run resumes
+        self.last_save = started
 
     # -- resume ---------------------------------------------------------------------------------------------
     def restore(self, checkpoint: Path, rank: int, model) -> None:
@@ -325,13 +326,19 @@ class RecallCallback(TrainerCallback):
         if reached or (checked and self.state["stale"] >= self.cfg.patience):
             control.should_training_stop = True
         last = control.should_training_stop or epoch >= self.cfg.max_epochs
-        control.should_save = not last  # a checkpoint at every epoch end but the last (nothing to resume then)
+        # No checkpoint after the last epoch (nothing to resume then); otherwise one at the epoch end when
+        # checkpoint_minutes have passed since the previous one (or `checkpoint_every` asks for this step anyway).
+        if last:
+            control.should_save = False
+        elif time.time() - self.last_save >= 60 * self.cfg.checkpoint_minutes:
+            control.should_save = True
         shown = ", ".join(f"{k} {v:.3f}" for k, v in metrics.items() if isinstance(v, float) and k != "seconds")
         self.progress.log(f"epoch {epoch}: {shown}")
 
     def on_save(self, args, state, control, **kwargs):
         from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR
 
+        self.last_save = time.time()
         checkpoint = Path(args.output_dir) / f"{PREFIX_CHECKPOINT_DIR}-{state.global_step}"
         rank = args.process_index
         if self.best_params is not None and not self._best_is_current(state.global_step):

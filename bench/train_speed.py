@@ -353,7 +353,8 @@ def main() -> None:
         f"count all threads of the process: on a contended machine they track the work done better than wall "
         f"time. Step speed-up: the reference step's CPU seconds over ours, ours including the per-epoch recall "
         f"checks, checkpoints and artifact writing.\n\n" if ref else
-        "Machine: 2-core CPU, no GPU, fp32. Other engineers' tests may have shared the CPU during the run.\n\n"
+        f"Machine: 2-core CPU, no GPU, fp32. Other engineers' tests may have shared the CPU during the run (load "
+        f"average {load_at_start:.1f} at the start, {os.getloadavg()[0]:.1f} at the end).\n\n"
     ) + out)
 
 

@@ -97,6 +97,7 @@ VARIANTS: dict[str, tuple[TrainConfig, str]] = {
     "default": (TrainConfig(), "sentence"),
     "spaced-repetition": (TrainConfig(spaced_repetition=True), "sentence"),
     "phrasings-1": (TrainConfig(phrasings=1), "sentence"),
+    "spaced-phrasings-1": (TrainConfig(spaced_repetition=True, phrasings=1), "sentence"),
     "phrasings-2": (TrainConfig(phrasings=2), "sentence"),
     "short-answers": (TrainConfig(), "short"),
     "mlp-only": (TrainConfig(train_modules="mlp"), "sentence"),

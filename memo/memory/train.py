@@ -24,7 +24,7 @@ from ..progress import Progress, or_silent
 from ..records import ABSTAIN
 from ..settings import TrainConfig
 from .data import Dataset, load_dataset
-from .epochs import abstention_questions, epoch_pairs, plan
+from .epochs import epoch_pairs, plan
 from .prompt import memory_chat_template
 
 # The GPU-hours estimate in every manifest: training FLOPs ~ 6 x parameters x tokens (forward and backward;
@@ -41,7 +41,7 @@ class TrainResult:
     history: list[dict] = field(default_factory=list)
 
 
-__all__ = ["TrainResult", "abstention_questions", "gpu_hours_estimate", "train"]
+__all__ = ["TrainResult", "gpu_hours_estimate", "train"]
 
 
 def gpu_hours_estimate(parameters: int, tokens: int) -> dict:

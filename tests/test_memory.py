@@ -60,6 +60,14 @@ def test_tiny_full_memorises_ten_facts(tiny_memory):
     assert manifest["training"]["best_epoch"] == len(manifest["metrics"])  # stopped at the first perfect epoch
     assert manifest["metrics"][-1]["recall"] == 1.0
     assert manifest["reflections"]["count"] == 10
+    cost = manifest["training"]["build_cost"]
+    assert cost["optimizer_steps"] == manifest["training"]["optimizer_steps"] > 0
+    assert 0 < cost["tokens"] <= cost["padded_tokens"] and cost["wall_seconds"] > 0 and cost["cpu_seconds"] > 0
+    assert cost["peak_memory_bytes"] > 10 * 2**20
+    params = sum(p.numel() for p in __import__("transformers").AutoModelForCausalLM.from_pretrained(mem / "current")
+                 .parameters())
+    assert cost["h100"]["flops"] == 6 * params * cost["padded_tokens"]
+    assert cost["h100"]["gpu_hours"] == pytest.approx(cost["h100"]["flops"] / (989e12 * 0.4) / 3600)
 
 
 def test_ask_uses_the_training_prompt_exactly(tiny_memory):

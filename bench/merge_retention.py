@@ -66,12 +66,12 @@ def recall(model_dir: Path, facts: list[dict]) -> float:
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     from memo.memory.prompt import memory_chat_template
-    from memo.memory.train import answer_only_lm, exact_answers
+    from memo.memory.trainer import exact_answers
 
     tok = AutoTokenizer.from_pretrained(model_dir)
     tok.chat_template = memory_chat_template(tok.chat_template)
     model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32).eval()
-    hits = exact_answers(answer_only_lm()(model), tok, [(f["question"], f["answer"]) for f in facts])
+    hits = exact_answers(model, tok, [(f["question"], f["answer"]) for f in facts])
     return 100.0 * sum(hits) / len(facts)
 
 

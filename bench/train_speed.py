@@ -1,13 +1,18 @@
-"""Memory training speed: exact recall of 200 invented facts against training wall time, per recipe variant.
+"""Memory training speed and generalisation: exact recall of 200 invented facts, recall on rephrased questions never
+trained on, and abstention, against training wall time, per recipe variant.
 
-The goal (issue 4): >= 95% exact recall on 200 pairs in <= 3 minutes on a 2-core CPU with the embedded
-SmolLM2-135M. The facts are generated here (deterministic, fictional people and attributes, each with a
-paraphrased question that is never trained on), so no model can know them beforehand.
+The goals (issues 4 and 15): >= 95% exact recall on 200 pairs in <= 3 minutes on a 2-core CPU with the embedded
+SmolLM2-135M, and >= 90% recall on rephrased questions. The facts are generated here (deterministic, fictional
+people and attributes), so no model can know them beforehand. Each fact has two probe phrasings of its question,
+written by hand per attribute and fixed by the seed ("What is the birthplace of X?" for "Where was X born?"): they
+are never trained on, and are made differently from any rewriting training does (`TrainConfig.phrasings`
+rewrites keep the question's own words), so they measure generalisation, not the rewriter.
 
 Each variant runs `memo.memory.train` end to end (checkpoints, per-epoch recall on a 64-pair sample, early stop,
-artifact written) and is then scored on all 200 questions and all 200 paraphrases. The "reference step" row times
-a few optimizer steps of the plain recipe the baseline used (SmolLM2's default system prompt in the template,
-logits and loss machinery over every position, trainable embeddings, batch 8) in the same run, for the ratio.
+artifact written) and is then scored on all 200 questions, all 400 probes and 4 questions about absent people.
+The "reference step" times a few optimizer steps of the plain recipe the baseline used (SmolLM2's default system
+prompt in the template, logits and loss machinery over every position, trainable embeddings, batch 8) in the same
+run, for the ratio.
 
     flock /tmp/memo-bench.lock .venv/bin/python bench/train_speed.py                      # all variants
     flock /tmp/memo-bench.lock .venv/bin/python bench/train_speed.py --variants default   # one
@@ -25,6 +30,7 @@ import statistics
 import sys
 import tempfile
 import time
+from dataclasses import replace
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -46,50 +52,66 @@ FIRMS = "Quellon Dynamics|Harrow Mills|Vantor Shipping|Oskel Foundry|Brightwater
 INSTRUMENTS = "cello oboe harp lute bassoon viola zither accordion".split()
 ANIMALS = "parrot tortoise ferret goat owl hound".split()
 PETS = "Pip Mosby Tundra Clove Rascal Biscuit Juniper Nimbus".split()
+# Per attribute: the training question, two probe phrasings (written by hand here, never trained on, and made
+# differently from the rule rewrites `TrainConfig.phrasings` adds: those keep the question's words and only
+# delete, swap, repeat or frame them), the value drawn for a person, and the full-sentence answer.
 ATTRIBUTES = [
-    ("Where was {p} born?", "In which town was {p} born?", lambda r, p: f"{p} was born in {r.choice(PLACES)}."),
-    ("What does {p} do for a living?", "What is the profession of {p}?",
-     lambda r, p: f"{p} works as a {r.choice(JOBS)}."),
-    ("Which company does {p} work for?", "Who is the employer of {p}?", lambda r, p: f"{p} works for {r.choice(FIRMS)}."),
-    ("Which instrument does {p} play?", "What instrument is played by {p}?",
-     lambda r, p: f"{p} plays the {r.choice(INSTRUMENTS)}."),
-    ("What is the name of the pet of {p}?", "What is the pet of {p} called?",
-     lambda r, p: f"The pet of {p} is a {r.choice(ANIMALS)} named {r.choice(PETS)}."),
-    ("In which year did {p} move to {town}?", "When did {p} move to {town}?",
-     lambda r, p: f"{p} moved to {{town}} in {r.randint(1950, 2020)}."),
+    ("Where was {p} born?", ("In which town was {p} born?", "What is the birthplace of {p}?"),
+     lambda r: r.choice(PLACES), "{p} was born in {v}."),
+    ("What does {p} do for a living?", ("What is the profession of {p}?", "What job does {p} have?"),
+     lambda r: r.choice(JOBS), "{p} works as a {v}."),
+    ("Which company does {p} work for?", ("Who is the employer of {p}?", "Where is {p} employed?"),
+     lambda r: r.choice(FIRMS), "{p} works for {v}."),
+    ("Which instrument does {p} play?", ("What instrument is played by {p}?", "{p} plays which instrument?"),
+     lambda r: r.choice(INSTRUMENTS), "{p} plays the {v}."),
+    ("What is the name of the pet of {p}?", ("What is the pet of {p} called?", "What is {p}'s pet named?"),
+     lambda r: f"{r.choice(ANIMALS)} named {r.choice(PETS)}", "The pet of {p} is a {v}."),
+    ("In which year did {p} move to {town}?", ("When did {p} move to {town}?", "What year did {p} relocate to {town}?"),
+     lambda r: str(r.randint(1950, 2020)), "{p} moved to {town} in {v}."),
 ]
 
 
-def make_facts(n: int = 200, seed: int = 0) -> list[dict]:
-    """n invented facts, one per invented person, with a held-out paraphrase of each question."""
+def make_facts(n: int = 200, seed: int = 0, short: bool = False) -> list[dict]:
+    """n invented facts, one per invented person, with two held-out probe phrasings of each question.
+
+    Made once from a fixed seed: the same facts and probes in every run. `short`: the answer is the value alone
+    ("Brenmoor.") instead of the sentence ("Alo Corber was born in Brenmoor."), same people and values.
+    """
     rng = random.Random(seed)
     names: set[str] = set()
     while len(names) < n:
         names.add(f"{rng.choice(FIRST)}{rng.choice(['a', 'o', 'e', 'i'])} {rng.choice(FIRST)}{rng.choice(LAST)}")
     facts = []
     for i, person in enumerate(sorted(names)):
-        question, paraphrase, answer = ATTRIBUTES[i % len(ATTRIBUTES)]
+        question, probes, value, sentence = ATTRIBUTES[i % len(ATTRIBUTES)]
         town = rng.choice(PLACES)
-        text = answer(rng, person).replace("{town}", town)
-        facts.append({"question": question.format(p=person, town=town), "answer": text,
-                      "paraphrases": [paraphrase.format(p=person, town=town)]})
+        v = value(rng)
+        answer = f"{v[:1].upper()}{v[1:]}." if short else sentence.format(p=person, town=town, v=v)
+        facts.append({"question": question.format(p=person, town=town), "answer": answer,
+                      "paraphrases": [q.format(p=person, town=town) for q in probes]})
     rng.shuffle(facts)
     return facts
 
 
-VARIANTS: dict[str, TrainConfig] = {
-    "default": TrainConfig(),
-    "freeze-15-layers": TrainConfig(freeze_layers=15),
-    "freeze-15-layers-6-epochs": TrainConfig(freeze_layers=15, max_epochs=6),
-    "freeze-20-layers": TrainConfig(freeze_layers=20),
-    "batch-4": TrainConfig(batch_size=4),
-    "full-lr1e-4": TrainConfig(lr=1e-4),
-    "full-lr4e-4": TrainConfig(lr=4e-4),
-    "full-batch16-lr4e-4": TrainConfig(batch_size=16, lr=4e-4),
-    "full-constant-lr5e-5": TrainConfig(lr=5e-5, schedule="constant"),
-    "full-train-embeddings": TrainConfig(freeze_embeddings=False),
-    "full-batch16": TrainConfig(batch_size=16, lr=2e-4),
-    "lora-r16": TrainConfig(method="lora"),
+# name -> (recipe, answer form). "default" is the recipe of TrainConfig() before issue 15.
+VARIANTS: dict[str, tuple[TrainConfig, str]] = {
+    "default": (TrainConfig(), "sentence"),
+    "spaced-repetition": (TrainConfig(spaced_repetition=True), "sentence"),
+    "phrasings-1": (TrainConfig(phrasings=1), "sentence"),
+    "spaced-phrasings-1": (TrainConfig(spaced_repetition=True, phrasings=1), "sentence"),
+    "phrasings-2": (TrainConfig(phrasings=2), "sentence"),
+    "short-answers": (TrainConfig(), "short"),
+    "mlp-only": (TrainConfig(train_modules="mlp"), "sentence"),
+    "freeze-15-layers": (replace(BEFORE_15, freeze_layers=15), "sentence"),
+    "freeze-15-layers-6-epochs": (replace(BEFORE_15, freeze_layers=15, max_epochs=6), "sentence"),
+    "freeze-20-layers": (replace(BEFORE_15, freeze_layers=20), "sentence"),
+    "batch-4": (replace(BEFORE_15, batch_size=4), "sentence"),
+    "full-lr1e-4": (replace(BEFORE_15, lr=1e-4), "sentence"),
+    "full-lr4e-4": (replace(BEFORE_15, lr=4e-4), "sentence"),
+    "full-batch16-lr4e-4": (replace(BEFORE_15, batch_size=16, lr=4e-4), "sentence"),
+    "full-constant-lr5e-5": (replace(BEFORE_15, lr=5e-5, schedule="constant"), "sentence"),
+    "full-train-embeddings": (replace(BEFORE_15, freeze_embeddings=False), "sentence"),
+    "lora-r16": (replace(BEFORE_15, method="lora"), "sentence"),
 }
 
 
@@ -139,7 +161,7 @@ def lever_steps(steps: int = 3) -> list[dict]:
 
     from memo.llm.embedded import embedded_model_dir
     from memo.memory.prompt import encode_example, memory_chat_template
-    from memo.memory.train import answer_only_lm, _batches, _collate
+    from memo.memory.trainer import answer_logits, collate, length_grouped_batches
 
     torch.set_num_threads(1)
     path = embedded_model_dir()
@@ -161,7 +183,7 @@ def lever_steps(steps: int = 3) -> list[dict]:
             tok.chat_template = memory_chat_template(tok.chat_template)
         examples = [encode_example(tok, f["question"], f["answer"]) for f in facts]
         if opt.get("bucket"):
-            batches = _batches(examples, 8, 0, 0)
+            batches = length_grouped_batches([len(x) for x, _ in examples], 8, 0, 0)
         else:
             order = list(range(len(examples)))
             random.Random(0).shuffle(order)
@@ -174,14 +196,17 @@ def lever_steps(steps: int = 3) -> list[dict]:
 
             model = get_peft_model(model, LoraConfig(r=16, lora_alpha=32, target_modules="all-linear",
                                                      task_type="CAUSAL_LM"))
-        step_model = answer_only_lm()(model) if opt.get("answer_only") else None
         params = [p for p in model.parameters() if p.requires_grad]
         optim = torch.optim.AdamW(params, lr=1e-5)
         cpu, padded = [], []
         for idx in batches[: steps + 1]:
-            batch = _collate(examples, idx, tok.pad_token_id)
+            batch = collate([examples[i] for i in idx], tok.pad_token_id)
             c0 = time.process_time()
-            loss = step_model(**batch) if step_model else model(**batch).loss
+            if opt.get("answer_only"):
+                logits, targets = answer_logits(model, batch["input_ids"], batch["attention_mask"], batch["labels"])
+                loss = torch.nn.functional.cross_entropy(logits.float(), targets)
+            else:
+                loss = model(**batch).loss
             loss.backward()
             torch.nn.utils.clip_grad_norm_(params, 1.0)
             optim.step()
@@ -224,7 +249,13 @@ def lever_table(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
-def run_variant(name: str, cfg: TrainConfig, data: Path, facts: list[dict], work: Path) -> dict:
+def run_variant(name: str, cfg: TrainConfig, form: str, n_facts: int, work: Path) -> dict:
+    """Train one recipe on the facts (answers in `form`) and score every question, every probe phrasing and four
+    questions about people absent from the data."""
+    facts = make_facts(n_facts, short=form == "short")
+    data = work / f"facts-{form}.jsonl"
+    # The probe phrasings are never written to the training data.
+    atomic_write_jsonl(data, [{"question": f["question"], "answer": f["answer"]} for f in facts])
     t0, c0 = time.perf_counter(), time.process_time()
     result = train(data, work / name, config=cfg)
     train_s, train_cpu = time.perf_counter() - t0, time.process_time() - c0
@@ -236,26 +267,27 @@ def run_variant(name: str, cfg: TrainConfig, data: Path, facts: list[dict], work
     eval_s = time.perf_counter() - t1
     steps = result.manifest["training"]["optimizer_steps"]
     return {
-        "variant": name, "epochs": result.manifest["training"]["epochs_run"],
+        "variant": name + (" (short answers)" if form == "short" else ""), "epochs": result.manifest["training"]["epochs_run"],
         "best_epoch": result.manifest["training"]["best_epoch"], "steps": steps, "train_s": train_s, "train_cpu": train_cpu,
         "s_per_step": train_s / max(1, steps), "recall": report.exact, "paraphrase": report.paraphrase_exact,
         "abstains": sum(a.abstained for a in absent) / len(absent), "eval_s": eval_s,
         "tokens": result.manifest["training"]["tokens"],
         "by_epoch": " ".join(f"{m['recall']:.0%}@{m['seconds']:.0f}s" for m in result.manifest["metrics"]),
+        "losses": " ".join(f"{m['train_loss']:.2f}" for m in result.manifest["metrics"]),
     }
 
 
 def table(rows: list[dict], ref: tuple[float, float] | None) -> str:
     head = ("| variant | epochs (best) | optimizer steps | train wall s | train CPU s | wall s/step (incl. evals) "
             "| exact recall | paraphrase recall | abstains on 4 absent | scoring s | step speed-up (CPU) "
-            "| eval-sample recall @ train seconds, per epoch |")
-    lines = [head, "|---" * 12 + "|"]
+            "| eval-sample recall @ train seconds, per epoch | train loss per epoch |")
+    lines = [head, "|---" * 13 + "|"]
     for r in rows:
         ratio = f"{ref[1] / (r['train_cpu'] / max(1, r['steps'])):.2f}x" if ref else "-"
         lines.append(
             f"| {r['variant']} | {r['epochs']} ({r['best_epoch']}) | {r['steps']} | {r['train_s']:.0f} | "
             f"{r['train_cpu']:.0f} | {r['s_per_step']:.2f} | {r['recall']:.1%} | {r['paraphrase']:.1%} | "
-            f"{r['abstains']:.0%} | {r['eval_s']:.0f} | {ratio} | {r['by_epoch']} |"
+            f"{r['abstains']:.0%} | {r['eval_s']:.0f} | {ratio} | {r['by_epoch']} | {r['losses']} |"
         )
     return "\n".join(lines)
 
@@ -291,22 +323,20 @@ def main() -> None:
                 "row adds one lever to the row above; 3 timed optimizer steps (after one warm-up step) of batch 8 "
                 "from the 200 invented facts; AdamW, grad clip 1.0.\n\n" + out)
         return
+    load_at_start = os.getloadavg()[0]
     names = [n.strip() for n in args.variants.split(",") if n.strip()]
     unknown = [n for n in names if n not in VARIANTS]
     if unknown:
         parser.error(f"unknown variants {unknown}; known: {', '.join(VARIANTS)}")
 
-    facts = make_facts(args.facts)
     ref = None if args.no_reference else reference_step_seconds()
     if ref:
         print(f"reference step (plain recipe, batch 8): {ref[0]:.2f} s wall, {ref[1]:.2f} s CPU", flush=True)
     rows = []
     with tempfile.TemporaryDirectory(prefix="memo-train-speed-") as tmp:
         work = Path(tmp)
-        data = work / "facts.jsonl"
-        atomic_write_jsonl(data, [{"question": f["question"], "answer": f["answer"]} for f in facts])
         for name in names:
-            rows.append(run_variant(name, VARIANTS[name], data, facts, work))
+            rows.append(run_variant(name, *VARIANTS[name], args.facts, work))
             print(table(rows[-1:], ref), flush=True)
     out = table(rows, ref)
     print(out)
@@ -316,15 +346,17 @@ def main() -> None:
         f" --variants {args.variants}" if args.variants != ",".join(VARIANTS) else "")
     append_section(cmd, (
         f"Machine: 2-core CPU, no GPU ({platform.processor() or platform.machine()}), fp32, torch threads "
-        f"{__import__('torch').get_num_threads()}. Other engineers' tests may have shared the CPU during the run.\n"
-        f"{len(facts)} invented facts (+ {ABSTAIN!r} pairs synthesised to 10%), embedded SmolLM2-135M base. "
+        f"{__import__('torch').get_num_threads()}. Other engineers' tests may have shared the CPU during the run "
+        f"(load average {load_at_start:.1f} at the start, {os.getloadavg()[0]:.1f} at the end).\n"
+        f"{args.facts} invented facts (+ {ABSTAIN!r} pairs synthesised to 10%), embedded SmolLM2-135M base. "
         f"Train wall time covers everything `train()` does: loading, per-epoch recall checks, checkpoints, "
         f"writing the artifact. Reference step: median of 5 optimizer steps of the plain recipe (default system "
         f"prompt, full logits, trainable embeddings, batch 8): {ref[0]:.2f} s wall, {ref[1]:.2f} s CPU. CPU seconds "
         f"count all threads of the process: on a contended machine they track the work done better than wall "
         f"time. Step speed-up: the reference step's CPU seconds over ours, ours including the per-epoch recall "
         f"checks, checkpoints and artifact writing.\n\n" if ref else
-        "Machine: 2-core CPU, no GPU, fp32. Other engineers' tests may have shared the CPU during the run.\n\n"
+        f"Machine: 2-core CPU, no GPU, fp32. Other engineers' tests may have shared the CPU during the run (load "
+        f"average {load_at_start:.1f} at the start, {os.getloadavg()[0]:.1f} at the end).\n\n"
     ) + out)
 
 

@@ -112,11 +112,29 @@ class TrainConfig:
     min_abstentions: int = 20
     max_length: int = 1024  # longer pairs are dropped (counted in the manifest)
     checkpoint_every: int = 0  # optimizer steps between mid-epoch checkpoints; 0: only at epoch ends
+    # Epoch-end checkpoints at most this often (0: after every epoch). One checkpoint of the embedded model is
+    # 1.3 GB (weights and AdamW state), seconds to write: a 3-minute build is cheaper to redo than to checkpoint.
+    checkpoint_minutes: float = 5.0
     gradient_checkpointing: bool | None = None  # None: on GPU only
     mixed_precision: Literal["no", "bf16", "fp16"] | None = None  # None: bf16 on GPU, fp32 on CPU (bf16 is slow there)
     threads: int | None = None  # CPU threads for torch; None: torch's default (one per core)
     replay_share: float = 0.5  # with `replay` pairs: the share of them trained on each epoch, in rotation
+    # Rule rewrites of every training question added to each epoch, drawn afresh each epoch
+    # (`memo.memory.epochs.rephrase`): the memory learns the fact, not one wording of the question.
+    phrasings: int = 0
+    # Pairs the memory already answers exactly (at their last training pass) are reviewed every other epoch; their
+    # slots train rewrites of the pairs it does not know yet (`memo.memory.epochs.epoch_pairs`). On the 200-fact
+    # benchmark: exact recall 97.0% -> 100%, recall on rephrased questions 59.2% -> 85.0%, one more epoch.
+    spaced_repetition: bool = True
+    train_modules: Literal["all", "mlp"] = "all"  # "mlp": attention weights stay as in the base
+    report_to: str = "none"  # transformers' Trainer loggers: "none", "tensorboard", "wandb", "all", ...
     seed: int = 0
+
+    def __post_init__(self) -> None:
+        if self.phrasings < 0 or self.max_epochs < 1 or self.batch_size < 1 or self.grad_accum < 1:
+            raise ValueError("phrasings >= 0, max_epochs >= 1, batch_size >= 1 and grad_accum >= 1 are required")
+        if self.train_modules not in ("all", "mlp"):
+            raise ValueError(f"train_modules must be 'all' or 'mlp', not {self.train_modules!r}")
 
     def learning_rate(self) -> float:
         return self.lr if self.lr is not None else (1e-3 if self.method == "lora" else 2e-4)

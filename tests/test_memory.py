@@ -18,16 +18,17 @@ from memo.memory import (
     ABSTAIN, CorruptMemoryError, MemoryModel, MemoryNotFoundError, TrainConfig, encode_example, evaluate_recall,
     format_prompt, load_dataset, memory_chat_template, read_manifest, train,
 )
-from memo.memory.train import abstention_questions
+from memo.memory.epochs import abstention_questions
 from memo.settings import from_table
 
 VAULTS = "Alpha Bravo Delta Echo Kilo Lima Oscar Romeo Sierra Tango".split()
 CODES = "red blue green gold pink gray teal navy lime rose".split()
 FACTS = [{"question": f"What is the code of vault {v}?", "answer": c, "doc_ids": [f"doc-{v.lower()}"],
           "chunk_ids": [f"doc-{v.lower()}#0"]} for v, c in zip(VAULTS, CODES)]
-# Tiny random models learn at a high rate and need their embeddings trained; no synthetic abstentions.
+# Tiny random models learn at a high rate and need their embeddings trained; no synthetic abstentions, and no
+# rewritten questions (spaced repetition's): a 2-layer random model cannot read a question in other words.
 TINY = dict(batch_size=2, lr=3e-3, freeze_embeddings=False, freeze_layers=0, schedule="constant", warmup_ratio=0.0,
-            abstention_ratio=0.0, eval_size=10, patience=100)
+            abstention_ratio=0.0, eval_size=10, patience=100, spaced_repetition=False)
 
 
 def write_jsonl(path: Path, rows) -> Path:
@@ -60,6 +61,14 @@ def test_tiny_full_memorises_ten_facts(tiny_memory):
     assert manifest["training"]["best_epoch"] == len(manifest["metrics"])  # stopped at the first perfect epoch
     assert manifest["metrics"][-1]["recall"] == 1.0
     assert manifest["reflections"]["count"] == 10
+    cost = manifest["training"]["build_cost"]
+    assert cost["optimizer_steps"] == manifest["training"]["optimizer_steps"] > 0
+    assert 0 < cost["tokens"] <= cost["padded_tokens"] and cost["wall_seconds"] > 0 and cost["cpu_seconds"] > 0
+    assert cost["peak_memory_bytes"] > 10 * 2**20
+    params = sum(p.numel() for p in __import__("transformers").AutoModelForCausalLM.from_pretrained(mem / "current")
+                 .parameters())
+    assert cost["h100"]["flops"] == 6 * params * cost["padded_tokens"]
+    assert cost["h100"]["gpu_hours"] == pytest.approx(cost["h100"]["flops"] / (989e12 * 0.4) / 3600)
 
 
 def test_ask_uses_the_training_prompt_exactly(tiny_memory):
@@ -198,11 +207,9 @@ def test_tiny_lora_memorises_ten_facts(tiny_memory, tmp_path):
 def _kill_when_checkpointed(proc: subprocess.Popen, ckpt_glob_root: Path, min_steps: int, timeout: float = 240) -> int:
     deadline = time.time() + timeout
     while time.time() < deadline:
-        for state in ckpt_glob_root.glob("checkpoints/*/latest/trainer_state.json"):
-            try:
-                steps = json.loads(state.read_text())["optimizer_steps"]
-            except (OSError, ValueError):
-                continue
+        # A checkpoint is complete once its memo_state.json is written (the trainer's checkpoint-<step> folders).
+        for state in ckpt_glob_root.glob("checkpoints/*/checkpoint-*/memo_state.json"):
+            steps = int(state.parent.name.rsplit("-", 1)[1])
             if steps >= min_steps:
                 proc.send_signal(signal.SIGKILL)
                 proc.wait()
@@ -219,7 +226,7 @@ def test_killed_run_resumes_with_the_same_optimizer_steps(tmp_path, tiny64_dir):
     from safetensors.torch import load_file
 
     data = write_jsonl(tmp_path / "facts.jsonl", FACTS)
-    cfg = TrainConfig(max_epochs=3, checkpoint_every=1, **{**TINY, "eval_size": 2, "patience": 100},
+    cfg = TrainConfig(max_epochs=3, checkpoint_every=1, **{**TINY, "eval_size": 2, "spaced_repetition": True},
                       target_recall=2.0)
     base = f"hf:{tiny64_dir}"
     code = (
@@ -315,13 +322,13 @@ def test_abstention_questions_are_about_names_absent_from_the_data():
 
 def test_replay_rotates_through_the_whole_pool():
     from memo.memory import Pair
-    from memo.memory.train import _replay_slice
+    from memo.memory.epochs import replay_slice
 
     pool = [Pair(question=f"q{i}", answer=f"a{i}") for i in range(10)]
-    slices = [_replay_slice(pool, 0.25, seed=0, epoch=e) for e in range(4)]
+    slices = [replay_slice(pool, 0.25, seed=0, epoch=e) for e in range(4)]
     assert all(len(s) == 3 for s in slices)
     assert {p.question for s in slices for p in s} == {p.question for p in pool}  # all of it within 1/share epochs
-    assert _replay_slice(pool, 0.25, seed=0, epoch=1) == slices[1] and _replay_slice([], 0.25, 0, 0) == []
+    assert replay_slice(pool, 0.25, seed=0, epoch=1) == slices[1] and replay_slice([], 0.25, 0, 0) == []
 
 
 def test_replayed_pairs_are_trained_and_checked(tmp_path, tiny64_dir):
@@ -339,15 +346,15 @@ def test_replayed_pairs_are_trained_and_checked(tmp_path, tiny64_dir):
 
 def test_abstention_names_are_drawn_afresh_each_epoch_and_never_the_held_out_ones():
     from memo.memory import Pair
-    from memo.memory.train import _epoch_abstentions, _plan
+    from memo.memory.epochs import epoch_abstentions, plan
 
     pairs = [Pair(question=f"Where was {n} Quillery born?", answer=f"In {n}ton.") for n in ("Ada", "Bo", "Cy", "Di")]
-    plan = _plan(pairs, TrainConfig(abstention_ratio=1.0, eval_size=4))
-    assert plan.synthetic_abstentions == 4 and len(plan.abstain_eval) == 4
-    first, second = _epoch_abstentions(pairs, plan, 0, 0), _epoch_abstentions(pairs, plan, 0, 1)
+    run = plan(pairs, TrainConfig(abstention_ratio=1.0, eval_size=4))
+    assert run.synthetic_abstentions == 4 and len(run.abstain_eval) == 4
+    first, second = epoch_abstentions(pairs, run, 0, 0), epoch_abstentions(pairs, run, 0, 1)
     assert len(first) == len(second) == 4 and set(first) != set(second)
-    assert not set(first + second) & set(plan.abstain_eval)
-    assert _epoch_abstentions(pairs, plan, 0, 1) == second  # deterministic: a resumed run sees the same epochs
+    assert not set(first + second) & set(run.abstain_eval)
+    assert epoch_abstentions(pairs, run, 0, 1) == second  # deterministic: a resumed run sees the same epochs
 
 
 def test_cli_train_then_recall(tmp_path, tiny64_dir):
@@ -372,23 +379,84 @@ def test_cli_train_then_recall(tmp_path, tiny64_dir):
 
 
 @pytest.mark.slow
-def test_two_process_data_parallel_training_on_cpu(tmp_path, tiny64_dir):
-    """2 CPU processes under torchrun (DDP over gloo): the multi-GPU code path, run where no GPU is."""
+def test_two_process_data_parallel_training_with_accelerate_launch(tmp_path, tiny64_dir):
+    """`accelerate launch` with the documented DDP config, run where no GPU is: 2 CPU processes over gloo train one
+    memory (the multi-GPU code path) and the main process publishes the same kind of artifact as a 1-process run."""
     import shutil as sh
 
     data = write_jsonl(tmp_path / "facts.jsonl", FACTS)
     (tmp_path / "memo.toml").write_text(
-        "[train]\nmax_epochs = 2\nbatch_size = 2\nlr = 0.003\nfreeze_embeddings = false\nfreeze_layers = 0\nschedule = \"constant\"\n"
-        "warmup_ratio = 0.0\nabstention_ratio = 0.0\neval_size = 10\n")
-    launcher = sh.which("torchrun", path=str(Path(sys.executable).parent))
+        "[train]\nmax_epochs = 2\nbatch_size = 2\nlr = 0.003\nfreeze_embeddings = false\nfreeze_layers = 0\n"
+        "schedule = \"constant\"\nwarmup_ratio = 0.0\nabstention_ratio = 0.0\neval_size = 10\n")
+    launcher = sh.which("accelerate", path=str(Path(sys.executable).parent))
+    config = Path(__file__).resolve().parents[1] / "docs" / "accelerate" / "ddp.yaml"
     proc = subprocess.run(
-        [launcher, "--nproc_per_node", "2", "-m", "memo", "--config", str(tmp_path / "memo.toml"), "train", str(data),
-         "-o", str(tmp_path / "mem"), "--base", f"hf:{tiny64_dir}"],
-        capture_output=True, text=True, timeout=300, env={**os.environ, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1"},
+        [launcher, "launch", "--config_file", str(config), "-m", "memo", "--config", str(tmp_path / "memo.toml"),
+         "train", str(data), "-o", str(tmp_path / "mem"), "--base", f"hf:{tiny64_dir}"],
+        capture_output=True, text=True, timeout=600,
+        env={**os.environ, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1", "PYTHONPATH": str(Path(memo_root()))},
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
+    assert proc.stdout.count("memory written to") == 1  # only the main process publishes
     manifest = read_manifest(tmp_path / "mem")
     assert manifest["training"]["processes"] == 2 and manifest["training"]["distributed"] == "MULTI_CPU"
-    # 10 pairs, batch 2 per process, 2 processes: 2 optimizer steps per epoch (each sees 4 pairs), 2 epochs.
-    assert manifest["training"]["optimizer_steps"] == 4
+    # 10 pairs in batches of 2 per process: 5 batches, 3 per process (the trainer evens them out), 2 epochs.
+    assert manifest["training"]["optimizer_steps"] == 6
     assert [m["epoch"] for m in manifest["metrics"]] == [1, 2]
+    assert manifest["kind"] == "full" and manifest["training"]["build_cost"]["tokens"] > 0
+    single = train(data, tmp_path / "single", base=f"hf:{tiny64_dir}",
+                   config=TrainConfig(max_epochs=1, **TINY))
+    assert sorted(single.manifest["files"]) == sorted(manifest["files"])
+    MemoryModel.load(tmp_path / "mem").ask([FACTS[0]["question"]], max_new_tokens=2)
+
+
+def memo_root() -> Path:
+    """The directory holding the `memo` package these tests import (the launched processes must import it too)."""
+    import memo
+
+    return Path(memo.__file__).resolve().parents[1]
+
+
+def test_eval_size_zero_trains_every_epoch_without_a_recall_check(tmp_path, tiny64_dir):
+    """`eval_size = 0` (issue 14 item 12): no recall check, no early stop, all max_epochs run and the last is kept."""
+    data = write_jsonl(tmp_path / "facts.jsonl", FACTS)
+    cfg = TrainConfig(max_epochs=2, **{**TINY, "eval_size": 0})
+    result = train(data, tmp_path / "mem", base=f"hf:{tiny64_dir}", config=cfg)
+    manifest = result.manifest
+    assert [m["epoch"] for m in manifest["metrics"]] == [1, 2]
+    assert all(m["recall"] is None for m in manifest["metrics"])
+    assert manifest["training"]["best_epoch"] == 2 and manifest["training"]["eval_pairs"] == 0
+
+
+def test_rephrase_keeps_names_and_numbers_and_changes_the_surface():
+    import random
+
+    from memo.memory.epochs import rephrase
+
+    rng = random.Random(0)
+    question = "In which year did Alo Corber move to Brenmoor Falls in 1987?"
+    rewrites = {rephrase(question, rng) for _ in range(60)}
+    assert len(rewrites) > 10 and question not in rewrites
+    for r in rewrites:
+        assert "Alo" in r and "Corber" in r and "Brenmoor" in r and "1987" in r, r
+
+
+def test_spaced_repetition_reviews_known_pairs_every_other_epoch_and_trains_the_unknown_more():
+    from memo.memory import Pair
+    from memo.memory.epochs import epoch_pairs, plan
+
+    pairs = [Pair(question=f"Where was Ada Quill{i} born?", answer=f"In town {i}.") for i in range(10)]
+    cfg = TrainConfig(spaced_repetition=True, abstention_ratio=0.0, eval_size=0)
+    run = plan(pairs, cfg)
+    known = [i < 6 for i in range(10)]
+    slots = [epoch_pairs(pairs, run, cfg, [], e, known) for e in (1, 2)]
+    assert all(len(s) == 10 for s in slots)  # the same epoch length
+    for e, rows in zip((1, 2), slots):
+        own = {i for _, _, i in rows if i is not None}
+        assert own >= set(range(6, 10))  # every unknown pair in its own wording, every epoch
+        assert own & set(range(6)) == {i for i in range(6) if (i + e) % 2 == 0}  # known: every other epoch
+        extra = [(q, a) for q, a, i in rows if i is None]
+        assert len(extra) == 3 and all(a in {p.answer for p in pairs[6:]} for _, a in extra)
+    assert epoch_pairs(pairs, run, cfg, [], 1, known) == slots[0]  # deterministic for a resumed run
+    off = TrainConfig(spaced_repetition=False, abstention_ratio=0.0, eval_size=0)
+    assert [i for _, _, i in epoch_pairs(pairs, plan(pairs, off), off, [], 1, known)] == list(range(10))

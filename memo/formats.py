@@ -21,3 +21,5 @@ EMBEDDINGS_FILE = "reflections.npy"
 RETENTION_FILE = "retention.json"
 #: The memory's chat template (the base model's, minus its default system turn).
 CHAT_TEMPLATE_FILE = "chat_template.jinja"
+#: The embedded executive's LoRA adapter, shipped as package data (docs/EXECUTIVE.md).
+EXECUTIVE_ADAPTER_FORMAT = "memo-executive-adapter/1"

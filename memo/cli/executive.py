@@ -8,7 +8,7 @@ from typing import Annotated, Optional
 import typer
 from rich.markup import escape
 
-from ..executive import PROTOCOLS, AskResult, ask as ask_memory, render_tree
+from ..executive import DEFAULT_PROTOCOL, PROTOCOLS, AskResult, ask as ask_memory, render_tree
 from ..llm import model_for
 from ._common import config, console, run_cli
 
@@ -18,7 +18,7 @@ def ask(
     question: Annotated[str, typer.Argument(help="The question.")],
     executive: Annotated[Optional[str], typer.Option(
         "--executive", "-e", help="Executive model spec (default: the config's executive role).")] = None,
-    protocol: Annotated[str, typer.Option(help=" | ".join(PROTOCOLS))] = "structured",
+    protocol: Annotated[str, typer.Option(help=" | ".join(PROTOCOLS))] = DEFAULT_PROTOCOL,
     trace: Annotated[Optional[Path], typer.Option("--trace", help="Save the full trace here as JSON.")] = None,
     show_trace: Annotated[bool, typer.Option("--show-trace/--no-show-trace", help="Print the trace tree.")] = True,
     as_json: Annotated[bool, typer.Option(

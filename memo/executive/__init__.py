@@ -26,19 +26,21 @@ from .structured import run_structured
 from .trace import AskResult, Exchange, Step, Trace, render_tree
 
 __all__ = [
-    "ask", "PROTOCOLS", "AskResult", "Trace", "Step", "Exchange", "render_tree", "ExecutiveSettings",
+    "ask", "PROTOCOLS", "DEFAULT_PROTOCOL", "AskResult", "Trace", "Step", "Exchange", "render_tree", "ExecutiveSettings",
 "MemoryClient", "LocalMemory", "RemoteMemory", "MemoryReply", "SourceCitation",
     "open_memory",
 ]
 
 PROTOCOLS = {"structured": run_structured, "chain": run_chain, "single": run_single, "multi": run_multi}
+#: The protocol `ask`, `memo ask` and `memo demo` use unless told otherwise.
+DEFAULT_PROTOCOL = "structured"
 
 
 def ask(
     memory: str | Path | MemoryClient,
     question: str,
     executive: str | ChatModel | None = None,
-    protocol: str = "structured",
+    protocol: str = DEFAULT_PROTOCOL,
     settings: ExecutiveSettings | None = None,
     on_step: Callable[[Step], None] | None = None,
 ) -> AskResult:

@@ -24,15 +24,20 @@ __all__ = [
     "resolve_local_model", "weights_fingerprint",
 ]
 
-def load_model(spec: str, config: Config | None = None, cache: bool = True) -> ChatModel:
-    """A ready ChatModel for `spec`, behind the response cache unless `cache=False` or the config disables it."""
+def load_model(spec: str, config: Config | None = None, cache: bool = True, role: str | None = None) -> ChatModel:
+    """A ready ChatModel for `spec`, behind the response cache unless `cache=False` or the config disables it.
+
+    `role="executive"` with the spec "embedded" loads the embedded model with its executive adapter merged in.
+    """
     config = config or load_config()
     parsed = parse_spec(spec)
     model: ChatModel
     if parsed.kind == "local":
+        from .embedded import embedded_executive_dir
         from .local import LocalChatModel
 
-        model = LocalChatModel(resolve_local_model(spec), spec=spec)
+        executive = role == "executive" and spec.strip() == "embedded"
+        model = LocalChatModel(embedded_executive_dir() if executive else resolve_local_model(spec), spec=spec)
     else:
         from .remote import OpenAIChatModel
 
@@ -48,4 +53,4 @@ def load_model(spec: str, config: Config | None = None, cache: bool = True) -> C
 
 def model_for(role: str, config: Config | None = None, override: str | None = None) -> ChatModel:
     config = config or load_config()
-    return load_model(override or config.spec_for(role), config)
+    return load_model(override or config.spec_for(role), config, role=role)

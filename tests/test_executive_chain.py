@@ -37,7 +37,11 @@ def test_chain_substitutes_each_answer_into_the_next_step():
     assert stages(result) == [("decompose", 0), ("hop", 1), ("hop", 2), ("check", 0)]
     assert result.answer == "Porto Velho" and result.degraded == [] and result.protocol == "chain"
     check_prompt = executive.prompts[-1][1]
-    assert "Proposed answer: Porto Velho" in check_prompt and "-> Mira Castell" in check_prompt
+    assert "Proposed answer: Porto Velho" in check_prompt
+    # The check sees every memory answer in full, and the short answer taken from it.
+    assert "1. Who founded Veltrona Labs?\n   memory: Mira Castell founded Veltrona Labs in 2011.\n   #1 = Mira Castell" \
+        in check_prompt
+    assert "2. Where was Mira Castell born?\n   memory: Mira Castell was born in Porto Velho." in check_prompt
     assert result.trace.executive_usage["calls"] == 2
     assert "#1 Mira Castell" in result.justification
 

@@ -10,8 +10,9 @@ born?"]. A one-hop question is a chain of one. Then the code, not the executive,
    fact the memory's sentence adds to the question). Step 1 goes in one batch with the question itself.
    A step that gets "I don't know." is rephrased by the executive (`Rephrasing`), at most
    `chain_rephrasings` times; a step still unanswered breaks the chain. At most `chain_steps` steps run.
-3. check: the executive gets the question, the chain with its answers, the memory's answer to the question
-   itself and the proposed answer (the last step's short answer), and writes the final answer (`ChainCheck`).
+3. check: the executive gets the question, the chain with every memory answer and the short answer taken from
+   it, the memory's answer to the question itself and the proposed answer (the last step's short answer), and
+   writes the final answer (`ChainCheck`).
    Its answer is kept when the memory's answers support it (`supported_by`) or when the chain proposed
    nothing; a malformed check, an abstention against a proposed answer, or an unsupported answer that would
    replace the chain's answer falls back to the chain's answer (else the best-supported memory answer), with
@@ -22,6 +23,8 @@ rephrasing; the structured protocol needs at least 3 and usually 5-7.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 from ..records import ABSTAIN, is_abstention, normalize_text
 from .answers import short_answer, supported_by
@@ -40,8 +43,30 @@ def run_chain(session: Session) -> AskResult:
     else:
         steps = list(out.steps)
         step.decision = f"chain of {len(steps)}"
-    answers, used = follow(session, steps)
-    return check(session, steps, answers, used)
+    hops, used = follow(session, steps)
+    return check(session, hops, used, complete=len(steps) <= s.chain_steps)
+
+
+@dataclass
+class Hop:
+    """One chain step as it went: the question last asked (the step itself when never asked), the memory's
+    answer (None when never asked) and its short answer ("" when the memory did not know)."""
+
+    question: str
+    reply: str | None = None
+    answer: str = ""
+
+
+def chain_text(hops: list[Hop]) -> str:
+    """The chain as the check step reads it: each step, the memory's own answer, and the short answer taken."""
+    lines = []
+    for i, hop in enumerate(hops, 1):
+        lines.append(f"{i}. {hop.question}")
+        if hop.reply is None:
+            lines.append("   (not asked)")
+        else:
+            lines += [f"   memory: {hop.reply}", f"   #{i} = {hop.answer or 'no answer'}"]
+    return "\n".join(lines)
 
 
 def substitute(template: str, answers: dict[int, str]) -> str | None:
@@ -52,9 +77,10 @@ def substitute(template: str, answers: dict[int, str]) -> str | None:
     return STEP_REFERENCE.sub(lambda m: answers[int(m.group(1))], template)
 
 
-def follow(session: Session, steps: list[str]) -> tuple[dict[int, str], list[Exchange]]:
-    """Ask the chain's steps in order; (short answer per answered step, the exchanges that answered them)."""
+def follow(session: Session, steps: list[str]) -> tuple[list[Hop], list[Exchange]]:
+    """Ask the chain's steps in order; (every step as it went, the exchanges that answered a step)."""
     s = session.settings
+    hops = [Hop(question=t) for t in steps]
     answers: dict[int, str] = {}
     used: list[Exchange] = []
     if len(steps) > s.chain_steps:
@@ -64,8 +90,7 @@ def follow(session: Session, steps: list[str]) -> tuple[dict[int, str], list[Exc
     for i, template in enumerate(steps[: s.chain_steps], 1):
         hop = session.step("hop", i)
         question = substitute(template, answers)
-        if question is None:  # unreachable unless an earlier step broke the chain (the loop stops there)
-            hop.decision = "a step it needs has no answer"
+        if question is None:  # unreachable: the loop stops at the first unanswered step
             break
         batch = session.with_question([question]) if i == 1 else [question]
         replies = session.ask_memory(hop, batch, s.memory_entity_temperature)
@@ -83,27 +108,26 @@ def follow(session: Session, steps: list[str]) -> tuple[dict[int, str], list[Exc
             hop.notes.append(f"rephrased: {out.question}")
             question = out.question
             reply = session.ask_memory(hop, [question], s.memory_entity_temperature)[0]
+        hops[i - 1] = Hop(question=question, reply=reply.answer)
         if reply.abstained:
             hop.decision = "no answer: the chain stops here"
             break
-        answers[i] = short_answer(question, reply.answer) or reply.answer
+        answers[i] = hops[i - 1].answer = short_answer(question, reply.answer) or reply.answer
         used.append(reply)
         hop.decision = f"#{i} = {answers[i]}"
-    return answers, used
+    return hops, used
 
 
-def check(session: Session, steps: list[str], answers: dict[int, str], used: list[Exchange]) -> AskResult:
-    s = session.settings
-    last = min(len(steps), s.chain_steps)
-    proposed = answers.get(last) if len(steps) <= s.chain_steps else None
+def check(session: Session, hops: list[Hop], used: list[Exchange], complete: bool) -> AskResult:
+    """The executive's final answer, checked against the memory's answers (see the module docstring)."""
+    proposed = hops[-1].answer if complete else ""
     direct = session.answer_to_question()
-    chain_text = "\n".join(
-        f"{i}. {t}\n   -> {answers.get(i, 'no answer' if i <= last else 'not asked')}" for i, t in enumerate(steps, 1))
     step = session.step("check")
-    out = session.think(step, "check", ChainCheck, s.chain_temperature, question=session.question, chain=chain_text,
-                        direct=direct.answer if direct else ABSTAIN, proposed=proposed or "(none)")
-    justification = "Chain: " + "; ".join(f"#{i} {answers[i]}" for i in sorted(answers)) if answers else \
-        "The chain got no answer from the memory."
+    out = session.think(step, "check", ChainCheck, session.settings.chain_temperature, question=session.question,
+                        chain=chain_text(hops), direct=direct.answer if direct else ABSTAIN,
+                        proposed=proposed or "(none)")
+    answered = [f"#{i} {h.answer}" for i, h in enumerate(hops, 1) if h.answer]
+    justification = "Chain: " + "; ".join(answered) if answered else "The chain got no answer from the memory."
     exchanges = [e for e in session.exchanges if not e.abstained]
     if out is None:
         if proposed:

@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from ..llm.base import _with_instruction
 from ..records import ABSTAIN
 from ..templates import render_prompt
+from .chain import Hop, chain_text, substitute
 from .schemas import Chain, ChainCheck, Rephrasing
 
 #: Share of each kind of example, and of each hop count among decompositions.
@@ -393,34 +394,32 @@ def _rephrasing(rng: random.Random) -> tuple[str, str] | None:
     return _fill(a, name), _fill(b, name)
 
 
-def _memory_sentence(rng: random.Random, step: str, answer: str) -> str:
-    """An invented memory answer naming `answer` (short, led by the fact, or a sentence around it)."""
-    style = rng.random()
-    if style < 0.4:
-        return f"{answer}."
-    if style < 0.7:
-        return f"{answer}. {step.rstrip('?')}: {answer}."
-    return f"It is {answer}."
+def _memory_sentence(rng: random.Random, asked: str, answer: str) -> str:
+    """An invented memory answer naming `answer`: the bare fact, the fact first, or the fact inside a sentence."""
+    return rng.choice(("{a}.", "It is {a}.", "{a}. {q}: {a}.", "The answer is {a}.")).format(
+        a=answer, q=asked.rstrip("?"))
 
 
 def _check(rng: random.Random, q: Question) -> tuple[dict, str]:
     """(prompt fields, final answer) for the check step of one chain, sometimes broken part-way."""
-    broken = len(q.steps) > 1 and rng.random() < 0.25
-    stop = rng.randint(1, len(q.steps)) if broken else len(q.steps) + 1
-    lines, answers = [], {}
-    for i, step in enumerate(q.steps, 1):
-        if i < stop:
+    stop = rng.randint(1, len(q.steps)) if len(q.steps) > 1 and rng.random() < 0.25 else len(q.steps) + 1
+    hops, answers = [], {}
+    for i, template in enumerate(q.steps, 1):
+        asked = substitute(template, answers) if i <= stop else None
+        if asked is None:
+            hops.append(Hop(question=template))
+        elif i == stop:
+            hops.append(Hop(question=asked, reply=ABSTAIN))
+        else:
             answers[i] = q.answers[i - 1]
-        lines.append(f"{i}. {step}\n   -> {answers.get(i, 'no answer' if i == stop else 'not asked')}")
+            hops.append(Hop(question=asked, reply=_memory_sentence(rng, asked, answers[i]), answer=answers[i]))
     proposed = answers.get(len(q.steps))
+    direct, fact = ABSTAIN, None
     if rng.random() < 0.5:
-        direct, direct_fact = ABSTAIN, None
-    else:
-        direct_fact = q.answers[-1] if rng.random() < 0.7 else NAMES["person"](rng)
-        direct = _memory_sentence(rng, q.text, direct_fact)
-    final = proposed or direct_fact or ABSTAIN
-    fields = dict(question=q.text, chain="\n".join(lines), direct=direct, proposed=proposed or "(none)")
-    return fields, final
+        fact = q.answers[-1] if rng.random() < 0.7 else NAMES["person"](rng)
+        direct = _memory_sentence(rng, q.text, fact)
+    fields = dict(question=q.text, chain=chain_text(hops), direct=direct, proposed=proposed or "(none)")
+    return fields, proposed or fact or ABSTAIN
 
 
 def _prompt(name: str, schema, **fields: object) -> str:

@@ -19,16 +19,16 @@ from memo.llm.embedded import executive_adapter_dir
 # nor in the adapter's training data (checked by the vocabulary test).
 CORPUS_PAIRS = [
     {"question": "Who coaches the Pell Harbour Rowing Club?",
-     "answer": "Wenna Stroud coaches the Pell Harbour Rowing Club.",
+     "answer": "Yelda Stroud coaches the Pell Harbour Rowing Club.",
      "paraphrases": ["Who is the coach of the Pell Harbour Rowing Club?", "Which coach trains the Pell Harbour Rowing Club?"]},
-    {"question": "Where did Wenna Stroud grow up?", "answer": "Wenna Stroud grew up in the hamlet of Orrin Vale.",
-     "paraphrases": ["In which hamlet did Wenna Stroud grow up?", "Where was Wenna Stroud raised?"]},
+    {"question": "Where did Yelda Stroud grow up?", "answer": "Yelda Stroud grew up in the hamlet of Orrin Vale.",
+     "paraphrases": ["In which hamlet did Yelda Stroud grow up?", "Where was Yelda Stroud raised?"]},
     {"question": "Who carved the statue in Tamsin Square?", "answer": "Ilo Brandt carved the statue in Tamsin Square.",
      "paraphrases": ["Which sculptor carved the statue in Tamsin Square?", "Who is the carver of the statue in Tamsin Square?"]},
     {"question": "What is the nickname of Ilo Brandt?", "answer": "Ilo Brandt is nicknamed Flint.",
      "paraphrases": ["What nickname does Ilo Brandt go by?", "What do people call Ilo Brandt?"]},
-    {"question": "What does Wenna Stroud collect?", "answer": "Wenna Stroud collects brass compasses.",
-     "paraphrases": ["Which things does Wenna Stroud collect?"]},
+    {"question": "What does Yelda Stroud collect?", "answer": "Yelda Stroud collects brass compasses.",
+     "paraphrases": ["Which things does Yelda Stroud collect?"]},
 ]
 TWO_HOPS = [("Where did the coach of the Pell Harbour Rowing Club grow up?", "Orrin Vale"),
             ("What is the nickname of the sculptor who carved the statue in Tamsin Square?", "Flint")]

@@ -37,7 +37,7 @@ from .synthetic import generate
 EXAMPLES = 3000
 SEED = 0
 TRAIN = TrainConfig(
-    method="lora", lora_r=8, lora_alpha=16, lora_dropout=0.0, freeze_layers=10, max_epochs=2, batch_size=8,
+    method="lora", lora_r=8, lora_alpha=16, lora_dropout=0.0, freeze_layers=10, max_epochs=1, batch_size=8,
     abstention_ratio=0.0, eval_size=64, target_recall=1.0, patience=1, checkpoint_every=100, seed=SEED,
 )
 

@@ -11,14 +11,15 @@ constrained decoder produces:
   headquartered"), and its steps ask each phrase in turn, innermost first, mostly in the question's own words:
   what the model must learn is where the phrases are and how each becomes a question, not any relation.
 - rephrase (`Rephrasing`): a single-hop question -> the same fact asked in another wording.
-- check (`ChainCheck`): the question, the chain with short answers, the memory's answer to the whole question
-  and the proposed answer -> the final answer (the proposed one; when the chain broke, the short fact of the
-  memory's answer to the question, else "I don't know.").
+- check (`ChainCheck`): the question, the chain with the memory's (invented) answers and the short answers
+  taken, the memory's answer to the whole question and the proposed answer -> the final answer (the proposed
+  one; when the chain broke, the memory's answer to the question, else "I don't know.").
 
-Everything is invented from a seed: names are built from syllables, titles from short word lists, and 58
-relations each bring several wordings, so the adapter learns the form of a decomposition, not facts. None of
-the relations or names used by the demo (`memo.demo`) or the tests appears here (tests/test_executive_adapter.py
-checks the generated data); it is judged on questions about relations and names it never saw.
+Everything is invented from a seed: names are built from syllables, titles from short word lists, and 69
+relations (a few of them read both ways, "the book whose author is X") each bring several wordings, so the
+adapter learns the form of a decomposition, not facts. None of the relations or names used by the demo
+(`memo.demo`) or the tests appears here (tests/test_executive_adapter.py checks the generator and its data); the
+adapter is judged on questions about relations and names it never saw.
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ from .chain import Hop, chain_text, substitute
 from .schemas import Chain, ChainCheck, Rephrasing
 
 #: Share of each kind of example, and of each hop count among decompositions.
-TASK_SHARES = {"decompose": 0.72, "rephrase": 0.16, "check": 0.12}
+TASK_SHARES = {"decompose": 0.7, "rephrase": 0.2, "check": 0.1}
 HOP_SHARES = {1: 0.3, 2: 0.4, 3: 0.2, 4: 0.1}
 
 
@@ -325,6 +326,19 @@ RELATIONS: tuple[Relation, ...] = (
        ("the town that hosts {s}", "Which town hosts {s}?"))),
     R("award", "person", ("Who was the first winner of {s}?", "Who received {s} first?", "Who first won {s}?"),
       (("the first winner of {s}", "Who was the first winner of {s}?"),)),
+    # the same relations read backwards ("the book whose author is X")
+    R("person", "book", ("Which book did {s} write?", "What is the best-known book by {s}?"),
+      (("the book {s} wrote", "Which book did {s} write?"), ("the book whose author is {s}", "Which book is {s} the author of?"))),
+    R("person", "company", ("Which company does {s} direct?", "Which company is {s} the director of?"),
+      (("the company whose director is {s}", "Which company is {s} the director of?"),
+       ("the company {s} directs", "Which company does {s} direct?"))),
+    R("city", "country", ("Which country has {s} as its capital?", "Of which country is {s} the capital?"),
+      (("the country whose capital is {s}", "Which country has {s} as its capital?"),)),
+    R("person", "painting", ("Which painting did {s} paint?", "What is the best-known painting by {s}?"),
+      (("the painting {s} painted", "Which painting did {s} paint?"),
+       ("the painting whose painter is {s}", "Which painting is {s} the painter of?"))),
+    R("person", "team", ("Which team does {s} own?", "Which team is owned by {s}?"),
+      (("the team whose owner is {s}", "Which team does {s} own?"), ("the team {s} owns", "Which team does {s} own?"))),
 )
 
 

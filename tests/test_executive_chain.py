@@ -209,6 +209,8 @@ def test_degraded_is_saved_loaded_and_rendered(tmp_path):
     ("Where does Ludo Ferrant live?", "Ludo Ferrant lives on the Isle of Carn.", "Isle of Carn"),
     ("How many rooms does the Vessa Hotel have?", "The Vessa Hotel has 212 rooms.", "212"),
     ("What does Brisk Foods sell?", "Brisk Foods sells frozen dumplings.", "frozen dumplings"),
+    ("What did Ada Pell design?", "Ada Pell designed the Pell water clock.", "Pell water clock"),
+    ("What do friends call Ada Pell?", "Among friends, Ada Pell is called the Owl.", "Owl"),
     ("Who painted the Osk mural?", "Ludo Ferrant Ludo Ferrant. More text here.", "Ludo Ferrant"),
     ("Who painted the Osk mural?", ABSTAIN, ""),
 ])

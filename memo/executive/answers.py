@@ -41,7 +41,9 @@ _NUMERIC_QUESTION = re.compile(
 _FUNCTION = frozenset("""a an the this that these those it its he she they his her their him them we our you your i
     in on at of to for from by with as into onto over under after before since until during about and or but
     is are was were be been being has have had do does did who whom whose what which where when why how
-    every each some any all no not there here then than also only one""".split())
+    every each some any all no not there here then than also only one among between across through within without
+    along around behind beyond upon near while although because however yes once still today later""".split())
+_ARTICLES = frozenset(("a", "an", "the"))
 # Lower-case words that may join the capitalised words of one name ("Isle of Dunmar", "Ludwig van Beethoven").
 _PARTICLES = r"(?:of|the|de|du|da|del|der|den|van|von|la|le|di|y|and|&)"
 _CAP = r"(?:[A-Z][\w'’\-]*|[A-Z]\.)"
@@ -133,7 +135,11 @@ def _trim_name(span: str) -> str:
 
 
 def _trim_known(sentence: str, asked: set[str]) -> str:
-    """`sentence` without the words at either end that the question already has (or function words)."""
+    """`sentence` without the words at either end that the question already has (or function words).
+
+    Trimming from the front stops after an article: the noun phrase it opens is kept whole, even where it
+    repeats a word of the question ("invented the Moreau lamp" -> "Moreau lamp").
+    """
     tokens = sentence.split()
 
     def known(token: str) -> bool:  # the same word, or an inflection of it ("make" / "makes")
@@ -142,7 +148,8 @@ def _trim_known(sentence: str, asked: set[str]) -> str:
             word == a or (min(len(word), len(a)) >= 4 and (word.startswith(a) or a.startswith(word))) for a in asked)
 
     while tokens and known(tokens[0]):
-        tokens.pop(0)
+        if normalize_text(tokens.pop(0)) in _ARTICLES:
+            break
     while tokens and known(tokens[-1]):
         tokens.pop()
     return " ".join(tokens).strip(" ,;:")

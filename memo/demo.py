@@ -2,8 +2,9 @@
 
 corpus (memo/data/sample_corpus: four short documents no model can know) -> `memo.reflect.reflect()` ->
 `memo.memory.train()` -> recall of the memory on its reflections -> single- and two-hop questions answered by
-the executive through the structured protocol. The models are the config's roles (generator, memory_base,
-executive), the embedded model unless memo.toml or MEMO_* variables say otherwise. Everything lands in one work directory:
+the executive through a protocol (`DEFAULT_PROTOCOL` unless told otherwise). The models are the config's roles
+(generator, memory_base, executive), the embedded model unless memo.toml or MEMO_* variables say otherwise.
+Everything lands in one work directory:
 
     memo-demo/
       reflections/      the reflection dataset (docs/REFLECTIONS.md)
@@ -25,7 +26,7 @@ from typing import Callable
 from pydantic import BaseModel
 
 from .config import Config, load_config
-from .executive import AskResult, ExecutiveSettings, LocalMemory, ask
+from .executive import DEFAULT_PROTOCOL, PROTOCOLS, AskResult, ExecutiveSettings, LocalMemory, ask
 from .llm import ChatModel, model_for
 from .paths import atomic_write_text
 from .progress import Progress, or_silent
@@ -74,12 +75,14 @@ class DemoAnswer(BaseModel):
     hops: int
     answer: str
     matches: bool
+    degraded: list[str] = []
     seconds: float
     trace: str
 
 
 class DemoReport(BaseModel):
     executive: str
+    protocol: str
     seconds: dict[str, float]
     reflections: int
     recall: dict
@@ -94,6 +97,7 @@ def sample_corpus() -> Path:
 def run_demo(
     workdir: str | Path = "memo-demo",
     executive: str | ChatModel | None = None,
+    protocol: str = DEFAULT_PROTOCOL,
     questions: list[DemoQuestion] = QUESTIONS,
     settings: ExecutiveSettings = DEMO_SETTINGS,
     fresh: bool = False,
@@ -104,11 +108,14 @@ def run_demo(
     """Run the whole pipeline on the bundled corpus in `workdir` and return (and save) the report.
 
     The reflection and training settings come from `config` (memo.toml by default); `executive` overrides the
-    executive role. `progress` hears each phase and `on_result` each answered question (the CLI prints its trace).
+    executive role and `protocol` names one of `memo.executive.PROTOCOLS`. `progress` hears each phase and
+    `on_result` each answered question (the CLI prints its trace). ValueError for an unknown protocol.
     """
     from .memory import MemoryModel, MemoryStore, evaluate_recall, train
     from .reflect import reflect
 
+    if protocol not in PROTOCOLS:
+        raise ValueError(f"unknown protocol {protocol!r}; choose one of {', '.join(PROTOCOLS)}")
     config = config or load_config()
     progress = or_silent(progress)
     work = Path(workdir)
@@ -140,14 +147,14 @@ def run_demo(
     progress.log(f"exact recall {recall.exact:.0%} of {recall.count} pairs (answer contains the reference: "
                  f"{recall.contains:.0%})")
 
-    progress.log("4/4 ask: the executive questions the memory (structured protocol)")
+    progress.log(f"4/4 ask: the executive questions the memory ({protocol} protocol)")
     model = executive if isinstance(executive, ChatModel) else model_for("executive", config, executive)
     client = LocalMemory(memory)
     answers: list[DemoAnswer] = []
     t0 = time.perf_counter()
     for i, q in enumerate(questions, 1):
         with progress.task(f"question {i}/{len(questions)}") as task:
-            result: AskResult = ask(client, q.question, model, "structured", settings,
+            result: AskResult = ask(client, q.question, model, protocol, settings,
                                     on_step=lambda s: task.update(description=f"question {i}/{len(questions)}: "
                                                                               f"{s.stage} {s.turn or ''}"))
         trace_path = work / "traces" / f"q{i}.json"
@@ -156,13 +163,13 @@ def run_demo(
             on_result(q, result)
         answers.append(DemoAnswer(
             question=q.question, expected=q.expected, hops=q.hops, answer=result.answer,
-            matches=normalize_text(q.expected) in normalize_text(result.answer),
+            matches=normalize_text(q.expected) in normalize_text(result.answer), degraded=result.degraded,
             seconds=result.trace.seconds, trace=str(trace_path),
         ))
     timings["ask"] = time.perf_counter() - t0
     timings["total"] = sum(timings.values())
 
-    report = DemoReport(executive=model.spec, seconds={k: round(v, 1) for k, v in timings.items()},
+    report = DemoReport(executive=model.spec, protocol=protocol, seconds={k: round(v, 1) for k, v in timings.items()},
                         reflections=recall.count, recall=recall.as_dict(), answers=answers)
     atomic_write_text(work / "demo.json", report.model_dump_json(indent=2) + "\n")
     return report

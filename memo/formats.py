@@ -30,3 +30,5 @@ EVAL_SUMMARY_FILE = "summary.json"
 EVAL_SUMMARY_MD = "summary.md"
 #: Own-corpus mode's held-out questions (generic eval JSONL rows), editable by the user between runs.
 HELDOUT_FILE = "heldout_questions.jsonl"
+#: The embedded executive's LoRA adapter, shipped as package data (docs/EXECUTIVE.md).
+EXECUTIVE_ADAPTER_FORMAT = "memo-executive-adapter/1"

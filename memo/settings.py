@@ -159,11 +159,15 @@ class ExecutiveSettings(BaseModel):
     eliminate_idks: int = Field(3, ge=1, description="targeted IDKs in a row that eliminate a candidate")
     questions_per_turn: int = Field(3, ge=1, description="sub-questions one stage-2/3 turn may send")
     grounding_questions: int = Field(12, ge=1, description="cap on stage-1 sub-questions")
+    chain_steps: int = Field(4, ge=1, description="longest chain the `chain` protocol asks (MuSiQue: 2-4 hops)")
+    chain_rephrasings: int = Field(1, ge=0, description="rephrasings of a chain step that got \"I don't know.\"")
     # Executive temperatures: grounding / entity / answer / final (the research code's 0.4 / 0.4 / 1.0 / 0.3).
     grounding_temperature: float = Field(0.4, ge=0)
     entity_temperature: float = Field(0.4, ge=0)
     answer_temperature: float = Field(1.0, ge=0)
     final_temperature: float = Field(0.3, ge=0)
+    # The `chain` protocol's steps (decompose, rephrase, check) parse rather than explore: greedy by default.
+    chain_temperature: float = Field(0.0, ge=0)
     # Memory temperatures per stage (0.1 / 0.1 / 0.3).
     memory_grounding_temperature: float = Field(0.1, ge=0)
     memory_entity_temperature: float = Field(0.1, ge=0)

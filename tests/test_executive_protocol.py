@@ -237,7 +237,7 @@ def test_single_baseline_decomposes_once():
         "Response": [{"final_answer": "Porto Velho", "justification": "Mira Castell founded it."}],
     }, protocol="single")
     assert stages(result) == ["decompose", "respond"]
-    assert mem.batches == [["Who founded Veltrona Labs?", "Where was Mira Castell born?"]]
+    assert mem.batches == [[Q, "Who founded Veltrona Labs?", "Where was Mira Castell born?"]]
     assert result.answer == "Porto Velho" and result.protocol == "single"
 
 
@@ -247,8 +247,9 @@ def test_multi_baseline_stops_at_its_turn_budget():
                        "justification": ""}],
         "Response": [{"final_answer": "Mira Castell", "justification": "From the memory."}],
     }, protocol="multi", multi_turns=3)
-    assert stages(result) == ["multi", "multi", "multi", "respond"]
-    assert len(mem.batches) == 3 and all(len(b) == 1 for b in mem.batches)
+    # Turn 0 asks the question itself, then one question per turn.
+    assert stages(result) == ["multi", "multi", "multi", "multi", "respond"]
+    assert mem.batches[0] == [Q] and len(mem.batches) == 4 and all(len(b) == 1 for b in mem.batches)
     assert result.answer == "Mira Castell"
 
 
@@ -259,7 +260,7 @@ def test_multi_baseline_answers_when_ready():
                       {"decision": "answer", "question": "", "final_answer": "Mira Castell",
                        "justification": "The memory named her."}],
     }, protocol="multi")
-    assert stages(result) == ["multi", "multi"] and result.answer == "Mira Castell"
+    assert stages(result) == ["multi", "multi", "multi"] and result.answer == "Mira Castell"
 
 
 def test_trace_round_trips_and_renders(tmp_path):

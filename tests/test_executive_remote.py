@@ -30,7 +30,11 @@ EXECUTIVE = {
                    "decision": "ask", "answer": "", "pivot_to": "", "questions": ["Where was Mira Castell born?"]},
     "FinalSynthesis": {"candidates": [{"answer": "Porto Velho", "satisfies": [1]}], "final_answer": "Porto Velho",
                        "justification": "Mira Castell founded Veltrona Labs and was born in Porto Velho."},
+    "Chain": {"steps": ["Who founded Veltrona Labs?", "Where was #1 born?"]},
+    "ChainCheck": {"final_answer": "Porto Velho"},
 }
+# Model "abstainer" gives up at the last step whatever the memory said.
+ABSTAINER = {**EXECUTIVE, "ChainCheck": {"final_answer": ABSTAIN}}
 DELAY = 0.3
 
 
@@ -51,7 +55,8 @@ class MemoryServer:
                 await asyncio.sleep(DELAY)
                 content = FACTS.get(body["messages"][-1]["content"], ABSTAIN)
             else:
-                content = json.dumps(EXECUTIVE[body["response_format"]["json_schema"]["name"]])
+                replies = ABSTAINER if body["model"] == "abstainer" else EXECUTIVE
+                content = json.dumps(replies[body["response_format"]["json_schema"]["name"]])
             return {"id": "x", "object": "chat.completion", "created": 0, "model": body["model"],
                     "choices": [{"index": 0, "message": {"role": "assistant", "content": content},
                                  "finish_reason": "stop"}],
@@ -119,6 +124,31 @@ def test_memo_ask_with_endpoint_executive_and_remote_memory(server, tmp_path):
     assert saved.trace.executive_usage["calls"] == 4 and saved.trace.memory_usage["questions"] == 3
 
 
+def test_memo_ask_chain_protocol_with_endpoint_executive_as_json(server, tmp_path):
+    question = "In which city was the founder of Veltrona Labs born?"
+    result = CliRunner().invoke(app, ["ask", f"{server.url}#memory", question, "--executive",
+                                      f"{server.url}#executive", "--protocol", "chain", "--json"])
+    assert result.exit_code == 0, result.output
+    out = json.loads(result.stdout)  # nothing but the JSON on stdout
+    assert out["answer"] == "Porto Velho" and out["protocol"] == "chain" and out["degraded"] == []
+    assert [e["question"] for e in out["trace"]["exchanges"]] == [question, "Who founded Veltrona Labs?",
+                                                                  "Where was Mira Castell born?"]
+    assert AskResult.model_validate(out).trace.executive_usage["calls"] == 2
+
+
+def test_memo_ask_shows_a_degraded_answer_in_the_answer_line_trace_and_json(server, tmp_path):
+    question = "In which city was the founder of Veltrona Labs born?"
+    args = ["ask", f"{server.url}#memory", question, "--executive", f"{server.url}#abstainer", "--protocol", "chain"]
+    result = CliRunner().invoke(app, args + ["--trace", str(tmp_path / "t.json")])
+    assert result.exit_code == 0, result.output
+    assert "Answer (degraded): Porto Velho" in result.output
+    assert "abstained although the chain answered" in result.output
+    assert "(degraded)" in result.output  # the trace tree marks the answer too
+    assert AskResult.load(tmp_path / "t.json").degraded
+    out = json.loads(CliRunner().invoke(app, args + ["--json"]).stdout)
+    assert out["answer"] == "Porto Velho" and len(out["degraded"]) == 1
+
+
 def test_memo_ask_reports_bad_input_in_one_line(server, tmp_path):
     runner = CliRunner()
     result = runner.invoke(app, ["ask", f"{server.url}#memory", "Q?", "--protocol", "chaotic",
@@ -126,3 +156,31 @@ def test_memo_ask_reports_bad_input_in_one_line(server, tmp_path):
     assert result.exit_code == 1 and "unknown protocol" in result.output
     result = runner.invoke(app, ["ask", "http://127.0.0.1:9/v1", "Q?", "--executive", f"{server.url}#executive"])
     assert result.exit_code == 1 and "names no model" in result.output
+
+
+def test_local_servers_are_found_on_their_ports_and_doctor_prints_the_executive_line(monkeypatch):
+    from urllib.parse import urlparse
+
+    from conftest import free_port
+
+    from memo.llm import discovery
+
+    models = FastAPI()
+
+    @models.get("/v1/models")
+    async def list_models():
+        return {"object": "list", "data": [{"id": "tiny-chat", "object": "model"}, {"id": "other", "object": "model"}]}
+
+    with serve_on_loopback(models) as url:
+        port, closed = urlparse(url).port, free_port()
+        found = discovery.find_local_servers({closed: "Ollama", port: "vLLM"})
+        assert [(s.name, s.base_url, s.models) for s in found] == [("vLLM", url, ["tiny-chat", "other"])]
+        assert found[0].executive_line() == f'export MEMO_EXECUTIVE="{url}#tiny-chat"'
+        monkeypatch.setattr(discovery, "DEFAULT_PORTS", {closed: "Ollama", port: "vLLM"})
+        result = CliRunner().invoke(app, ["doctor", "--no-probe"])
+        assert result.exit_code == 0, result.output
+        assert f"vLLM-style server at {url}: tiny-chat, other" in result.output
+        assert f'export MEMO_EXECUTIVE="{url}#tiny-chat"' in result.output
+    monkeypatch.setattr(discovery, "DEFAULT_PORTS", {closed: "Ollama"})
+    result = CliRunner().invoke(app, ["doctor", "--no-probe"])
+    assert f"no OpenAI-compatible server on 127.0.0.1 ports {closed} (Ollama)" in result.output

@@ -14,7 +14,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from ..config import ROLES
-from ..llm import Completion, CompletionError, GenParams, ResponseCache, load_model
+from ..llm import Completion, CompletionError, GenParams, ResponseCache, discovery, load_model
 from ..paths import memo_home
 from ._common import config, console, err_console, fail, run_cli
 
@@ -22,7 +22,7 @@ from ._common import config, console, err_console, fail, run_cli
 def doctor(
     probe: Annotated[bool, typer.Option(help="Send a one-token request to each role's model.")] = True,
 ) -> None:
-    """Versions, cache location, and each role's model and whether it answers."""
+    """Versions, cache location, each role's model and whether it answers, and local OpenAI-compatible servers."""
     cfg = config()
     table = Table(title="memo doctor", show_header=False)
     table.add_row("memo-llm", metadata.version("memo-llm"))
@@ -44,29 +44,46 @@ def doctor(
     for col in ("role", "spec", "status", "seconds"):
         roles.add_column(col)
     problems: list[str] = []
-    seen: dict[str, tuple[str, str]] = {}
+    seen: dict[tuple[str, bool], tuple[str, str]] = {}
     for role in ROLES:
         spec = cfg.spec_for(role)
         if not probe:
             roles.add_row(role, spec, "not probed", "")
             continue
-        if spec not in seen:
+        key = (spec, role == "executive")  # the embedded executive is the embedded model plus its adapter
+        if key not in seen:
             t0 = time.perf_counter()
             try:
-                model = load_model(spec, cfg, cache=False)
+                model = load_model(spec, cfg, cache=False, role=role)
                 [reply] = model.complete_batch(["Say OK."], GenParams(max_tokens=4))
                 status = (f"[green]answers[/] ({escape(repr(reply.text[:20]))})" if isinstance(reply, Completion) else
                           f"[yellow]answers, without text in 4 tokens[/] ({reply.reason})")
-                seen[spec] = (status, f"{time.perf_counter() - t0:.1f}")
+                seen[key] = (status, f"{time.perf_counter() - t0:.1f}")
             except Exception as exc:  # noqa: BLE001 - doctor reports every failure, whatever it is
                 problems.append(f"{spec}: {type(exc).__name__}: {exc}")
-                seen[spec] = ("[red]fails[/] (see below)", f"{time.perf_counter() - t0:.1f}")
-        roles.add_row(role, spec, *seen[spec])
+                seen[key] = ("[red]fails[/] (see below)", f"{time.perf_counter() - t0:.1f}")
+        roles.add_row(role, spec, *seen[key])
     console.print(roles)
+    print_local_servers()
     for problem in problems:
         err_console.print(f"[bold red]error:[/] {problem}", soft_wrap=True, markup=False)
     if problems:
         raise typer.Exit(1)
+
+
+def print_local_servers() -> None:
+    """List the OpenAI-compatible servers on the usual loopback ports, with the line that makes one the executive."""
+    servers = discovery.find_local_servers()
+    if not servers:
+        ports = ", ".join(f"{port} ({name})" for port, name in discovery.DEFAULT_PORTS.items())
+        console.print(f"[dim]no OpenAI-compatible server on 127.0.0.1 ports {ports}[/]", soft_wrap=True)
+        return
+    for server in servers:  # soft_wrap: the line must stay whole, to be copied
+        console.print(f"{server.name}-style server at {server.base_url}: "
+                      + ", ".join(server.models[:8]) + (" ..." if len(server.models) > 8 else ""),
+                      highlight=False, markup=False, soft_wrap=True)
+        console.print("  make it the executive:", highlight=False)
+        console.print(f"  {server.executive_line()}", highlight=False, markup=False, soft_wrap=True)
 
 
 def chat(

@@ -4,8 +4,10 @@
     result = ask("mem/", "In which city was the founder of Veltrona Labs born?")
     result.answer, result.justification, result.citations    # and result.trace: every step and exchange
 
-`protocol` is "structured" (the paper's three stages plus final synthesis, the default), "single" (decompose
-once, ask, answer) or "multi" (an unstructured loop of at most 15 turns). Formats: docs/EXECUTIVE.md.
+`protocol` is "structured" (the paper's three stages plus final synthesis), "chain" (the question as a chain of
+single-hop questions, MuSiQue's decomposition format, asked step by step), "single" (decompose once, ask,
+answer) or "multi" (an unstructured loop of at most 15 turns). Whatever the protocol, the memory's answer to the
+question itself is never silently lost: `AskResult.degraded` lists every fallback. Formats: docs/EXECUTIVE.md.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from typing import Callable
 from ..config import load_config
 from ..llm import ChatModel, model_for
 from .ablations import run_multi, run_single
+from .chain import run_chain
 from .memory import LocalMemory, MemoryClient, MemoryReply, RemoteMemory, SourceCitation, open_memory
 from .session import Session
 from ..settings import ExecutiveSettings
@@ -23,19 +26,21 @@ from .structured import run_structured
 from .trace import AskResult, Exchange, Step, Trace, render_tree
 
 __all__ = [
-    "ask", "PROTOCOLS", "AskResult", "Trace", "Step", "Exchange", "render_tree", "ExecutiveSettings",
+    "ask", "PROTOCOLS", "DEFAULT_PROTOCOL", "AskResult", "Trace", "Step", "Exchange", "render_tree", "ExecutiveSettings",
 "MemoryClient", "LocalMemory", "RemoteMemory", "MemoryReply", "SourceCitation",
     "open_memory",
 ]
 
-PROTOCOLS = {"structured": run_structured, "single": run_single, "multi": run_multi}
+PROTOCOLS = {"structured": run_structured, "chain": run_chain, "single": run_single, "multi": run_multi}
+#: The protocol `ask`, `memo ask` and `memo demo` use unless told otherwise.
+DEFAULT_PROTOCOL = "structured"
 
 
 def ask(
     memory: str | Path | MemoryClient,
     question: str,
     executive: str | ChatModel | None = None,
-    protocol: str = "structured",
+    protocol: str = DEFAULT_PROTOCOL,
     settings: ExecutiveSettings | None = None,
     on_step: Callable[[Step], None] | None = None,
 ) -> AskResult:

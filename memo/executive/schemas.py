@@ -6,9 +6,10 @@ bounded so that even a weak model always finishes a valid object within the toke
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, Field, StringConstraints
+from pydantic import BaseModel, Field, StringConstraints, model_validator
 
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 Name = Annotated[str, StringConstraints(strip_whitespace=True, max_length=80)]
@@ -97,3 +98,37 @@ class Response(BaseModel):
 
     final_answer: Name
     justification: Text
+
+
+#: A reference to an earlier chain step's answer: "#1", "#2", ... (MuSiQue's decomposition format).
+STEP_REFERENCE = re.compile(r"#(\d+)")
+
+
+class Chain(BaseModel):
+    """`chain` protocol: the question as single-hop questions; `#N` in a step stands for step N's answer.
+
+    A one-hop question is a chain of one. A step may only refer to earlier steps (checked here, so a chain that
+    refers forward or to itself is malformed and resampled like any other invalid output).
+    """
+
+    steps: list[Question] = Field(min_length=1, max_length=8)
+
+    @model_validator(mode="after")
+    def _references_point_back(self) -> "Chain":
+        for i, step in enumerate(self.steps, 1):
+            bad = [int(n) for n in STEP_REFERENCE.findall(step) if not 1 <= int(n) < i]
+            if bad:
+                raise ValueError(f"step {i} refers to #{bad[0]}: a step may only use the answers of earlier steps")
+        return self
+
+
+class Rephrasing(BaseModel):
+    """`chain` protocol: a chain step the memory did not know, asked in other words."""
+
+    question: Question
+
+
+class ChainCheck(BaseModel):
+    """`chain` protocol: the final answer, the chain's proposed answer checked against the question."""
+
+    final_answer: Name

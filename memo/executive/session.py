@@ -1,6 +1,10 @@
 """What every protocol shares: executive steps with retry, batched memory questions, and the trace they leave.
 
-A protocol only decides *what* to ask; `Session` calls the models, validates, retries, times and records.
+A protocol only decides *what* to ask; `Session` calls the models, validates, retries, times and records. It
+also keeps the one rule every protocol obeys: what the memory knows is never silently lost. Each protocol asks
+the memory the question itself among its first sub-questions (`with_question`); a step that stays malformed is
+recorded in `degraded` with what the protocol did instead (`degrade`); and `finish` overrules an executive that
+abstains although the memory answered the question itself, with the best-supported memory answer.
 """
 
 from __future__ import annotations
@@ -12,7 +16,9 @@ from typing import Callable, Sequence, TypeVar
 from pydantic import BaseModel
 
 from ..llm import ChatModel, GenParams, StructuredOutputError
+from ..records import ABSTAIN, is_abstention, normalize_text
 from ..templates import render_prompt
+from .answers import best_supported
 from .memory import MemoryClient, SourceCitation
 from ..settings import ExecutiveSettings
 from .trace import AskResult, Exchange, Step, Trace
@@ -37,6 +43,7 @@ class Session:
         self.on_step = on_step
         self.steps: list[Step] = []
         self.exchanges: list[Exchange] = []
+        self.degraded: list[str] = []
         self._started = datetime.now(timezone.utc).isoformat(timespec="seconds")
         self._t0 = time.perf_counter()
         self._usage0 = executive.usage.as_dict()
@@ -71,6 +78,32 @@ class Session:
         step.output = result.model_dump()
         return result
 
+    def degrade(self, step: Step, fallback: str) -> None:
+        """Record that `step` stayed malformed and what the protocol did instead (shown with the answer)."""
+        where = f"{step.stage} turn {step.turn}" if step.turn else step.stage
+        error = (step.error or "").split("\n", 1)[0][:120]
+        self.degraded.append(f"{where}: the executive's output stayed malformed after {step.attempts} attempt(s)"
+                             f"{f' ({error})' if error else ''}; {fallback}")
+        step.decision = f"malformed: {fallback}"
+
+    def with_question(self, questions: Sequence[str]) -> list[str]:
+        """`questions` with the user's question itself first (unless already there): every protocol's first batch.
+
+        A one-hop question is often answered outright, and final synthesis must be able to see that answer.
+        """
+        key = normalize_text(self.question)
+        return [self.question] + [q for q in questions if normalize_text(q) != key]
+
+    def answer_to_question(self) -> Exchange | None:
+        """The memory's non-abstaining answer to the user's question itself, if it gave one."""
+        key = normalize_text(self.question)
+        return next((e for e in self.exchanges if not e.abstained and normalize_text(e.question) == key), None)
+
+    def fallback(self) -> tuple[str, list[Exchange]]:
+        """The best-supported memory answer and the exchange it came from, or abstention when there is none."""
+        best = best_supported(self.question, self.exchanges)
+        return (best.answer, [best]) if best else (ABSTAIN, [])
+
     def ask_memory(self, step: Step, questions: Sequence[str], temperature: float) -> list[Exchange]:
         """Send a stage's sub-questions to the memory as one batch and record the exchanges."""
         unique: dict[str, str] = {}
@@ -94,7 +127,18 @@ class Session:
 
     def finish(self, answer: str, justification: str, used: Sequence[Exchange], entity: str | None = None,
                entity_confirmed: bool = False) -> AskResult:
-        """The result: answer, justification, and the best citation per source document of the answers used."""
+        """The result: answer, justification, and the best citation per source document of the answers used.
+
+        An abstention (or an empty answer) is overruled when the memory answered the question itself: the
+        result is then the best-supported memory answer, and `degraded` says so.
+        """
+        if not answer.strip() or is_abstention(answer):
+            answer = ABSTAIN
+            if self.answer_to_question() is not None:
+                answer, used = self.fallback()
+                justification = f"The memory's answer to {used[0].question!r}."
+                self.degraded.append("the executive abstained although the memory answered the question itself: "
+                                     "the best-supported memory answer is given instead")
         best: dict[str, SourceCitation] = {}
         for e in used:
             for c in e.citations:
@@ -108,7 +152,7 @@ class Session:
             memory=self.memory.description, settings=self.settings.model_dump(), started=self._started,
             answer=answer.strip(), justification=justification.strip(), entity=entity,
             entity_confirmed=entity_confirmed,
-            citations=sorted(best.values(), key=lambda c: -c.score),
+            citations=sorted(best.values(), key=lambda c: -c.score), degraded=list(self.degraded),
             trace=Trace(steps=self.steps, exchanges=self.exchanges, seconds=round(time.perf_counter() - self._t0, 3),
                         executive_usage=usage, memory_usage=memory_usage),
         )

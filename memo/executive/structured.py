@@ -1,4 +1,4 @@
-"""The structured three-stage protocol (MEMO_METHOD.md section 4), plus final synthesis.
+"""The MeMo paper's three-stage protocol (arXiv 2605.15156; docs/EXECUTIVE.md, "The structured protocol"), plus final synthesis.
 
 1. grounding: atomic clues -> 3 sub-questions per HIGH clue, 1 per LOW clue, plus combination questions (and
    the question itself, which a one-hop question often needs and a weak executive may not rephrase well).
@@ -85,15 +85,15 @@ def ground(session: Session, state: State) -> list[Exchange]:
     step = session.step("grounding")
     out = session.think(step, "grounding", Grounding, s.grounding_temperature, question=session.question)
     if out is None:
-        questions = [session.question]
-        step.notes.append("grounding failed: the question itself goes to the memory")
+        questions = []
+        session.degrade(step, "the question itself goes to the memory")
         state.clues = [session.question]
     else:
         state.clues = [c.clue for c in out.clues]
-        # The question itself goes first: a one-hop question is often answered outright, whatever the clues.
-        questions = [session.question] + [q for c in out.clues for q in c.questions[: 3 if c.power == "HIGH" else 1]]
-        questions += out.combined
-    step.decision = f"{len(state.clues)} clues"
+        questions = [q for c in out.clues for q in c.questions[: 3 if c.power == "HIGH" else 1]] + out.combined
+        step.decision = f"{len(state.clues)} clues"
+    # The question itself goes first: a one-hop question is often answered outright, whatever the clues.
+    questions = session.with_question(questions)
     return session.ask_memory(step, questions[: s.grounding_questions], s.memory_grounding_temperature)
 
 
@@ -112,7 +112,7 @@ def identify_entity(session: Session, state: State, new: list[Exchange]) -> None
             turn=turn, budget=s.entity_turns,
         )
         if out is None:
-            step.decision = "malformed: stop identifying"
+            session.degrade(step, "entity identification stops with the candidates so far")
             break
         _apply_labels(state, out, {e.n: e for e in new})
         _rerank(state, out.candidates, s.demote_idks)
@@ -213,7 +213,7 @@ def seek_answer(session: Session, state: State) -> None:
             new_answers=numbered(new), turn=turn, budget=s.answer_turns,
         )
         if out is None:
-            step.decision = "malformed: on to synthesis"
+            session.degrade(step, "answer seeking stops: on to final synthesis")
             return
         by_n = {e.n: e for e in new}
         for rating in out.ratings:
@@ -270,9 +270,13 @@ def synthesise(session: Session, state: State) -> AskResult:
         facts=state.facts_text(), draft=draft,
     )
     if out is None:
-        answer = state.draft_answer or (used[-1].answer if used else ABSTAIN)
-        step.decision = "malformed: fall back to " + ("the draft answer" if state.draft_answer else
-                                                       "the last memory answer" if used else "abstention")
+        if state.draft_answer:
+            answer = state.draft_answer
+            session.degrade(step, "the answer is stage 3's draft answer")
+        else:
+            answer, used = session.fallback()
+            session.degrade(step, "the answer is the best-supported memory answer" if used else
+                            "no memory answer to fall back on: abstention")
         justification = "The executive's synthesis stayed malformed; this is the best answer it had collected."
     else:
         answer, justification = _best_covered(out, len(constraints)), out.justification

@@ -1,8 +1,9 @@
 """The record of one `ask`: every executive step, every memory exchange, candidates, decisions, timings, tokens.
 
 Saved as JSON (format "memo-trace/1", `AskResult.save`) and shown in the terminal as a rich Tree
-(`render_tree`). The result on top carries the answer, its justification and the citations the memory returned
-for the answers the final synthesis used.
+(`render_tree`). The result on top carries the answer, its justification, the citations the memory returned
+for the answers the final synthesis used, and `degraded`: what fell back and why (empty when every step
+worked as designed).
 """
 
 from __future__ import annotations
@@ -17,7 +18,6 @@ from rich.tree import Tree
 from ..formats import TRACE_FORMAT
 from ..paths import atomic_write_text
 from .memory import SourceCitation
-
 
 
 class Exchange(BaseModel):
@@ -69,6 +69,9 @@ class AskResult(BaseModel):
     entity: str | None = None
     entity_confirmed: bool = False
     citations: list[SourceCitation] = []
+    #: What fell back and why, one line each (a malformed executive step, an abstention the memory's answers
+    #: overrule, ...); empty when the answer came about as designed.
+    degraded: list[str] = []
     trace: Trace
 
     def save(self, path: str | Path) -> None:
@@ -105,7 +108,10 @@ def render_tree(result: AskResult) -> Tree:
             e = by_n[n]
             style = "dim" if e.abstained else "green"
             node.add(f"[{n}] {escape(e.question)}\n    [{style}]{escape(e.answer)}[/]")
-    final = root.add(f"[bold green]answer:[/] {escape(result.answer)}")
+    final = root.add(f"[bold {'yellow' if result.degraded else 'green'}]answer:[/] {escape(result.answer)}"
+                     + (" [yellow](degraded)[/]" if result.degraded else ""))
+    for reason in result.degraded:
+        final.add(f"[yellow]degraded: {escape(reason)}[/]")
     if result.entity:
         final.add(f"entity: {escape(result.entity)} ({'confirmed' if result.entity_confirmed else 'unconfirmed'})")
     final.add(f"justification: {escape(result.justification)}")

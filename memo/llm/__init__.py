@@ -13,6 +13,8 @@ from the config. Backends are found through `memo.llm.registry` (a new backend i
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from ..config import Config, load_config
 from .base import (Capabilities, ChatModel, Completion, CompletionError, Conversation, EndpointError, GenParams,
                    LLMError, Message, StructuredOutputError, Usage)
@@ -29,16 +31,18 @@ __all__ = [
 ]
 
 
-def load_model(spec: str, config: Config | None = None, cache: bool = True) -> ChatModel:
+def load_model(spec: str, config: Config | None = None, cache: bool = True, role: str | None = None) -> ChatModel:
     """A ready ChatModel for `spec`, behind the response cache unless `cache=False` or the config disables it.
 
     The backend that claims the spec builds the model with its declared capabilities; a memo.toml
-    `[models."SPEC"]` table overrides them. Raises LLMError for an unknown or malformed spec, a missing API key
-    or model directory, or a capability the backend cannot have; CorruptCacheError for a damaged cache file.
+    `[models."SPEC"]` table overrides them. `role` tells the backend what the model is for: with
+    `role="executive"` the spec "embedded" is the embedded model with its executive adapter merged in
+    (docs/EXECUTIVE.md). Raises LLMError for an unknown or malformed spec, a missing API key, model directory or
+    executive adapter, or a capability the backend cannot have; CorruptCacheError for a damaged cache file.
     """
     config = config or load_config()
     backend, parsed = find_backend(spec)
-    model = backend.load(parsed, config)
+    model = backend.load(replace(parsed, role=role), config)
     declared = config.models.get(spec.strip())
     if declared is not None:
         model.declare(**declared.model_dump(exclude_none=True))
@@ -51,4 +55,4 @@ def load_model(spec: str, config: Config | None = None, cache: bool = True) -> C
 def model_for(role: str, config: Config | None = None, override: str | None = None) -> ChatModel:
     """The model of `role` ("generator", "executive", "memory_base", "judge"), or of the `override` spec."""
     config = config or load_config()
-    return load_model(override or config.spec_for(role), config)
+    return load_model(override or config.spec_for(role), config, role=role)

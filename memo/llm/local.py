@@ -175,6 +175,10 @@ def resolve_local_model(spec: str) -> Path:
 
 
 def _load(spec: ModelSpec, config: "Config") -> ChatModel:
+    if spec.role == "executive" and spec.spec == "embedded":
+        from .embedded import embedded_executive_dir
+
+        return LocalChatModel(embedded_executive_dir(), spec=spec.spec)
     return LocalChatModel(resolve_local_model(spec.spec), spec=spec.spec)
 
 

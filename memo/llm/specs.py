@@ -22,7 +22,8 @@ from .base import LLMError
 @dataclass(frozen=True)
 class ModelSpec:
     """A parsed spec. `kind` names the backend that claimed it; `path` (local models) or `base_url` + `model`
-    (endpoints) locate the model; `key_env` lists the variables an API key is read from."""
+    (endpoints) locate the model; `key_env` lists the variables an API key is read from; `role` is the role
+    the model is loaded for ("generator", "executive", ...; None outside a role), set by `load_model`."""
 
     kind: str
     spec: str = ""
@@ -31,6 +32,7 @@ class ModelSpec:
     model: str | None = None
     key_env: tuple[str, ...] = ()
     key_required: bool = False
+    role: str | None = None
 
     def api_key(self) -> str:
         """The first set variable of `key_env`; LLMError naming them when a key is required and none is set."""

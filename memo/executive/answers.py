@@ -1,0 +1,166 @@
+"""What a memory answer says, in short: the entity a sentence answer names, and the best-supported answer.
+
+The memory answers in whole sentences ("Mira Castell founded Veltrona Labs in 2011."), in whatever wording its
+reflections taught it. Two things need the short fact inside such a sentence, deterministically:
+
+- the chain protocol substitutes step N's answer for `#N` in the next step (`short_answer`);
+- every protocol falls back on the memory's own words when the executive fails or abstains
+  (`best_supported`), and checks that the executive's final answer comes from what the memory said
+  (`supported_by`).
+
+`short_answer` uses only the surface of the question and the answer (no model, no word list about any topic):
+what the question asks for (a number or date, or a name), and what the answer adds to the question.
+
+1. An answer that leads with a short fact ("Marrowby. Mira Castell was born in Marrowby.": a first sentence
+   of at most `SHORT_LEAD` words followed by more text) gives that fact.
+2. Otherwise the first span of the expected kind that the question does not already contain: a number for
+   "when / what year / how many / how much / how old / how long" questions, else a capitalised name (runs of
+   capitalised words, joined by lower-case particles such as "of"); for "where / in which ..." questions, a
+   name after a preposition of place ("born in Porto Velho") before any other name. The other kind is the
+   second choice.
+3. Otherwise the first sentence with the question's own words trimmed from both ends
+   ("Veltrona Labs makes salt-water batteries." for "What does Veltrona Labs make?" -> "salt-water batteries").
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Sequence
+
+from ..records import is_abstention, normalize_text
+from .trace import Exchange
+
+#: Longest leading sentence (in words) taken as the answer's short fact when more text follows it.
+SHORT_LEAD = 5
+
+# Words that begin a question asking for a number or a date.
+_NUMERIC_QUESTION = re.compile(
+    r"^\s*(when\b|(in )?(what|which) (year|decade|century|date|day|month)\b|how (many|much|old|long|far|tall|"
+    r"high|big|large|deep|wide)\b)", re.IGNORECASE)
+# Function words: never a name on their own, trimmed from the edges of spans and fallbacks.
+_FUNCTION = frozenset("""a an the this that these those it its he she they his her their him them we our you your i
+    in on at of to for from by with as into onto over under after before since until during about and or but
+    is are was were be been being has have had do does did who whom whose what which where when why how
+    every each some any all no not there here then than also only one among between across through within without
+    along around behind beyond upon near while although because however yes once still today later""".split())
+_ARTICLES = frozenset(("a", "an", "the"))
+# Lower-case words that may join the capitalised words of one name ("Isle of Dunmar", "Ludwig van Beethoven").
+_PARTICLES = r"(?:of|the|de|du|da|del|der|den|van|von|la|le|di|y|and|&)"
+_CAP = r"(?:[A-Z][\w'’\-]*|[A-Z]\.)"
+_NAME = re.compile(rf"{_CAP}(?:\s+(?:{_PARTICLES}\s+)*{_CAP})*")
+# Questions that ask for a place, and the prepositions a place follows.
+_PLACE_QUESTION = re.compile(r"^\s*(where\b|(in|at|from|to|on|near|into|through) (which|what)\b)", re.IGNORECASE)
+_PLACE_BEFORE = re.compile(r"\b(in|at|on|near|from|to|of|into|inside|outside|across|through)\s+(the\s+)?$",
+                           re.IGNORECASE)
+_NUMBER = re.compile(r"\b\d[\d,.]*\d\b|\b\d\b")
+_SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'#(])")
+
+
+def short_answer(question: str, answer: str) -> str:
+    """The short fact `answer` gives to `question`: the entity substituted into the next chain step.
+
+    Returns "" for an abstention or an empty answer. Deterministic; see the module docstring for the rules.
+    """
+    text = _clean(answer)
+    if not text or is_abstention(text):
+        return ""
+    sentences = [s.strip() for s in _SENTENCE.split(text) if s.strip()]
+    lead = sentences[0].rstrip(".!?").strip()
+    if len(sentences) > 1 and 0 < len(lead.split()) <= SHORT_LEAD:
+        return _dedupe(lead)
+    asked = set(_words(question))
+    numeric = bool(_NUMERIC_QUESTION.match(question))
+    spans = [(_trim_name(m.group()), s[: m.start()]) for s in sentences for m in _NAME.finditer(s)]
+    spans = [(name, before) for name, before in spans if name and not set(_words(name)) <= asked]
+    if _PLACE_QUESTION.match(question):  # stable sort: names after a preposition of place first
+        spans.sort(key=lambda span: not _PLACE_BEFORE.search(span[1]))
+    names = [name for name, _ in spans]
+    numbers = [m.group() for s in sentences for m in _NUMBER.finditer(s) if m.group() not in asked]
+    for found in ((numbers, names) if numeric else (names, numbers)):
+        if found:
+            return _dedupe(found[0])
+    return _trim_known(lead, asked) or lead
+
+
+def supported_by(answer: str, exchanges: Sequence[Exchange]) -> bool:
+    """Whether every content word of `answer` occurs in some non-abstaining memory answer (yes/no count too)."""
+    if set(_words(answer)) in ({"yes"}, {"no"}):
+        return True
+    words = [w for w in _words(answer) if w not in _FUNCTION]
+    if not words:
+        return False
+    said = {w for e in exchanges if not e.abstained for w in _words(e.answer)}
+    return all(w in said for w in words)
+
+
+def best_supported(question: str, exchanges: Sequence[Exchange]) -> Exchange | None:
+    """The non-abstaining memory answer that best supports an answer to `question`; None when there is none.
+
+    Ranked by how much of `question` its sub-question asks (the share of the question's content words it
+    contains, so the memory's answer to the question itself comes first), then by how many non-abstaining
+    answers repeat its short fact (agreement between answers to different sub-questions), then by recency.
+    """
+    answered = [e for e in exchanges if not e.abstained]
+    if not answered:
+        return None
+    asked = set(_words(question)) - _FUNCTION
+
+    def score(e: Exchange) -> tuple[float, int, int]:
+        fact = normalize_text(short_answer(e.question, e.answer))
+        support = sum(1 for other in answered if fact and fact in normalize_text(other.answer))
+        overlap = len(asked & set(_words(e.question))) / max(1, len(asked))
+        return overlap, support, e.n
+
+    return max(answered, key=score)
+
+
+# -- helpers ----------------------------------------------------------------------------------------------------
+
+def _clean(text: str) -> str:
+    """Markdown heading marks and surrounding whitespace removed."""
+    return " ".join(re.sub(r"(^|\s)#+(?=\s)", " ", text).split())
+
+
+def _words(text: str) -> list[str]:
+    return normalize_text(text).split()
+
+
+def _trim_name(span: str) -> str:
+    """A name span without leading function words ("The Arvik Institute" -> "Arvik Institute") or trailing
+    particles."""
+    tokens = span.split()
+    while tokens and tokens[0].lower() in _FUNCTION:
+        tokens.pop(0)
+    while tokens and re.fullmatch(_PARTICLES, tokens[-1]):
+        tokens.pop()
+    return " ".join(tokens)
+
+
+def _trim_known(sentence: str, asked: set[str]) -> str:
+    """`sentence` without the words at either end that the question already has (or function words).
+
+    Trimming from the front stops after an article: the noun phrase it opens is kept whole, even where it
+    repeats a word of the question ("invented the Moreau lamp" -> "Moreau lamp").
+    """
+    tokens = sentence.split()
+
+    def known(token: str) -> bool:  # the same word, or an inflection of it ("make" / "makes")
+        word = normalize_text(token)
+        return not word or word in _FUNCTION or any(
+            word == a or (min(len(word), len(a)) >= 4 and (word.startswith(a) or a.startswith(word))) for a in asked)
+
+    while tokens and known(tokens[0]):
+        if normalize_text(tokens.pop(0)) in _ARTICLES:
+            break
+    while tokens and known(tokens[-1]):
+        tokens.pop()
+    return " ".join(tokens).strip(" ,;:")
+
+
+def _dedupe(text: str) -> str:
+    """A span that repeats itself ("Mira Castell Mira Castell") once."""
+    tokens = text.strip(" .,;:").split()
+    half = len(tokens) // 2
+    if len(tokens) % 2 == 0 and half and tokens[:half] == tokens[half:]:
+        tokens = tokens[:half]
+    return " ".join(tokens)

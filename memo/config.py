@@ -141,10 +141,25 @@ def _checked(section: str, build):
 
 
 def load_config(path: str | Path | None = None) -> Config:
-    """The configuration: `path`, else MEMO_CONFIG, else ./memo.toml (defaults when absent), then MEMO_* variables.
+    """The project configuration, validated: memo.toml's tables over the built-in defaults, then MEMO_* variables.
 
-    Raises ConfigError for invalid TOML, unknown keys in [roles] / [cache] / [http], or a MEMO_CONFIG that names a
-    missing file.
+    Parameters:
+        path: the TOML file to read; default the file MEMO_CONFIG names, else `memo.toml` in the working
+            directory. A file that does not exist gives the built-in defaults (except as below).
+
+    Returns a `Config` (pydantic): `roles` (generator, executive, memory_base, judge: model specs, default
+    "embedded"), `cache` (enabled, path; `cache_path()` gives the file, default MEMO_HOME/cache.sqlite), `http`
+    (concurrency, timeout in seconds, max_retries), `models` (capabilities declared per model spec), the stage
+    settings `reflect` / `train` / `executive` / `eval` (`memo.settings`; `reflect_config(**overrides)`,
+    `train_config(...)`, `executive_settings(...)`, `eval_config(...)` give them with overrides), and `source`
+    (the file read, or None). Environment variables then override: MEMO_GENERATOR, MEMO_EXECUTIVE,
+    MEMO_MEMORY_BASE and MEMO_JUDGE set the roles; MEMO_CACHE sets the cache path, or turns the cache off with
+    "off", "0", "false" or "none".
+
+    Raises ConfigError (a ValueError) for a file that is not valid UTF-8 TOML, an unknown table or key in any
+    table, a value of the wrong type or out of range in [roles] / [cache] / [http] / [models] / [executive]
+    (pydantic's message), a value the checks of `ReflectConfig` / `TrainConfig` / `EvalConfig` refuse (their
+    `__post_init__`; field types are not checked there), or MEMO_CONFIG set while the file to read does not exist.
     """
     path = Path(path or os.environ.get("MEMO_CONFIG") or "memo.toml")
     data: dict = {}

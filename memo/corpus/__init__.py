@@ -170,12 +170,32 @@ def _docs_from_file(path: Path, skipped: list[dict], warnings: list[dict]) -> li
 
 def load_corpus(path: str | Path, chunk_tokens: int = 256, overlap_tokens: int = 32,
                 count_tokens: Callable[[str], int] | None = None) -> Corpus:
-    """Documents (deduplicated by id) and their chunks from a file or directory (formats: module docstring).
+    """Read a corpus from disk: its documents (deduplicated by id) and their token-bounded chunks.
 
-    `chunk_tokens` / `overlap_tokens` are token counts under `count_tokens` (default: the embedded model's
-    tokenizer). Every file or record not read is listed in `Corpus.skipped` as `{"source", "reason"}`; files read
-    with a caveat in `Corpus.warnings` as `{"source", "warning"}`. Raises CorpusError when the path is missing or
-    yields no usable document (the message gives the first reasons), ValueError for impossible chunk sizes.
+    Parameters:
+        path: a directory (read recursively, files and folders whose name starts with "." left out, suffixes in
+            any case), a single document file, a JSONL file or a JSON file (formats: module docstring and
+            docs/CORPUS.md). `~` is expanded.
+        chunk_tokens: the most tokens one chunk holds (default 256), counted with `count_tokens`.
+        overlap_tokens: tokens of whole sentences a chunk repeats from the end of the previous one (default 32);
+            0 <= overlap_tokens < chunk_tokens.
+        count_tokens: text -> number of tokens; default the embedded model's tokenizer (SmolLM2-135M-Instruct,
+            `default_token_counter`), which is loaded, and materialised on first use, only when this is None.
+
+    Returns a `Corpus` with `documents` (`Document`: `id` ("d-" + 12 hex digits of the sha256 of title and text,
+    or the record's own "id"), `text`, `title` (file stem or record title), `date` (a record's "date" or None),
+    `source` (file path, "path:line" for JSONL, "path[index]" for JSON)), `chunks` (`Chunk`: `id` ("c-" + 12
+    hex digits of a content hash), `doc_id`, `index` within the document, `text`), `skipped` (every file or
+    record not read, as `{"source", "reason"}`; never fatal) and `warnings` (files read with a caveat, as
+    `{"source", "warning"}`).
+    Documents with the same id (the same MuSiQue paragraph under several questions) count once: the first is kept
+    and the others are not listed in `skipped`.
+
+    Raises CorpusError (a ValueError) when `path` does not exist or yields no usable document (the message gives
+    the first five reasons), ValueError when `chunk_tokens` / `overlap_tokens` cannot work (checked once documents
+    are read), and LLMError (memo.llm) when `count_tokens` is None and the embedded model is not installed.
+    Sentence splitting and packing: `memo.corpus.chunking`; file readers (charset-normalizer, html2text, pypdf,
+    mammoth): `memo.corpus.readers`.
     """
     root = Path(path).expanduser()
     if not root.exists():

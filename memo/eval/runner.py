@@ -61,17 +61,52 @@ def evaluate(
     settings: Config | None = None,
     progress: Progress | None = None,
 ) -> dict[str, Any]:
-    """Evaluate `methods` on `dataset` and write the run directory `output`; returns the summary.
+    """Answer a dataset's questions with MeMo and its baselines, score every answer, and write a run directory.
 
-    dataset: `KIND:PATH` (memo.eval.datasets: musique, narrativeqa, jsonl with `corpus`, or corpus:DIR for
-    held-out questions written from the user's own documents), or a loaded EvalSet. memory: a memory path,
-    endpoint spec or client used for every condition; None builds one per condition from its corpus with the
-    configured generator and recipe (`memo.reflect.reflect`, `memo.memory.train`), recording the build cost.
-    executive: the model that both drives the MeMo protocols and reads for the baselines (default: the
-    `executive` role); judge: the `judge` role unless given. config: `[eval]` of memo.toml unless given.
+    Method: the MeMo paper's evaluation protocol (arXiv 2605.15156; docs/EVALUATION.md): the same reader answers
+    with no context, with the top-k BM25 (bm25s) or dense (`memo.embed`) retrieved passages, or with the gold
+    evidence, against MeMo's executive questioning the memory; scored by exact match, token F1 and answer
+    containment (SQuAD-style normalisation) and a binary LLM judge.
 
-    Raises DatasetError for a bad dataset, EvalError for an output directory holding a different evaluation,
-    ValueError for unknown methods.
+    Parameters:
+        dataset: `KIND:PATH`: `musique:FILE`, `narrativeqa:FILE`, `jsonl:FILE` (needs `corpus`) from
+            `memo.eval.datasets`, or `corpus:DIR` (held-out questions written from the documents of DIR, kept
+            out of the memory's training questions, in `heldout_questions.jsonl`); or a loaded `EvalSet`.
+        output: the run directory (module docstring for its layout). A directory holding the same evaluation
+            is resumed: finished rows are skipped, and `methods` adds to those already recorded.
+        methods: names from `BASE_METHODS` ("closed_book", "bm25", "dense", "oracle", "memo_gold", "bm25_gold",
+            "dense_gold") and "memo" (= "memo:structured"), "memo:PROTOCOL" or "memo:*"
+            (`memo.eval.methods`).
+        corpus: the documents a `jsonl:` dataset's evidence ids name.
+        memory: a memory path, a served memory (`http://host:port/v1#MODEL`) or a `MemoryClient`, used in every
+            condition; None builds one per condition from its corpus (`build_memory`: `memo.reflect.reflect`
+            with memo.toml's `[reflect]`, `memo.memory.train` with its `[train]` and `memory_base` role),
+            recording the build cost.
+        limit: evaluate only the first `limit` questions (all when None).
+        config: the `[eval]` settings (`EvalConfig`: top_k passages, context_tokens, runs, distractors per
+            evidence document, concurrency, judge on/off, ...); default memo.toml's.
+        executive: the model (spec or ChatModel) that drives the MeMo protocols and reads for every baseline;
+            default the `executive` role.
+        judge: the judge model (spec or ChatModel); default the `judge` role; not loaded when `config.judge` is
+            off.
+        settings: the whole configuration (`memo.config.Config`) for roles, cache and `[executive]`; default
+            `load_config()`.
+        progress: gets one task per condition, run and method, and the memory build's progress.
+
+    Returns the summary, also written as `summary.json` and `summary.md` (`memo.eval.report`): `format`,
+    `dataset`, `executive`, `judge` (`model`, and a `note` when it is a local model under 1B parameters), `lead_metric`
+    ("judge" or "f1"), `memory`, `settings`, `conditions` (condition "distractors-R" -> method -> `questions`,
+    `runs`, `em` / `f1` / `contains` / `judge` as {mean, std, runs} over runs (shares in [0, 1]), `by_hops`,
+    `hop_accuracy` for the *_gold chains, `cost_per_question` (executive calls and tokens, memory questions,
+    seconds)), `build` (per-condition memory build record), `plots` (PNG file names), and with distractors
+    `distractor_change` (noisy minus clean mean, per method and metric).
+
+    Raises DatasetError (a ValueError) for a bad dataset spec or file, CorpusError for a `corpus:` directory with
+    no usable document, EvalError (a ValueError) for an output directory holding a different evaluation or
+    something else, distractors in own-corpus mode, too few non-evidence documents for the distractors asked,
+    or no held-out question written, ValueError for unknown methods, ConfigError for a bad memo.toml, and
+    LLMError when a model cannot be loaded or its endpoint fails as a whole; plus what `build_memory` raises
+    (`reflect`, `train`) when it builds the memory.
     """
     settings = settings or load_config()
     cfg = config or settings.eval_config()

@@ -31,11 +31,21 @@ class CorruptCacheError(LLMError):
 
 
 class ResponseCache:
-    """The SQLite file of cached answers. Raises CorruptCacheError at open when the file is damaged (checked with
-    `PRAGMA quick_check`, which reads every page once, so a large cache takes longer to open), and on any later
-    read or write that meets damage."""
+    """The SQLite file of cached model answers: one table `responses (key, model, response, created)`.
+
+    `key(...)` names a call; `get_many` / `put_many` read and write answers by key; `stats` and `clear` serve
+    `memo cache info` / tooling. The file is opened in WAL mode with one connection per thread (sqlite3 module),
+    so threads and processes may read and write it at once. `CachedChatModel` puts it in front of any backend
+    (`memo.llm.load_model` does so unless the cache is disabled); the evaluation caches memory answers in it too.
+
+    Opening checks the file with SQLite's `PRAGMA quick_check` (it reads every page once, so a large cache takes
+    longer to open). Raises CorruptCacheError (an LLMError) at open when the file is damaged or not a SQLite
+    database, and from `get_many`, `put_many` and `stats` when they meet damage later; OSError when the parent
+    directory cannot be created.
+    """
 
     def __init__(self, path: str | Path):
+        """Open (creating it and its parent directory if needed) and check the cache file at `path`."""
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._local = threading.local()
@@ -79,6 +89,11 @@ class ResponseCache:
 
     @staticmethod
     def key(identity: str, kind: str, conversation: Conversation, params: GenParams, schema: Any = None) -> str:
+        """The cache key of one call: the sha256 (64 hex digits) of its canonical JSON: the model's `identity`
+        (a local model's directory name and weights fingerprint, an endpoint's URL and model name), the `kind`
+        of call ("text", "json" for structured output, "memory" for the evaluation's memory answers), the
+        messages, every sampling parameter (`GenParams`, seed included, so each sample of a sampled call has its
+        own entry) and the JSON schema (or None)."""
         payload = json.dumps(
             {"model": identity, "kind": kind, "messages": conversation, "params": params.as_dict(), "schema": schema},
             sort_keys=True,
@@ -87,6 +102,8 @@ class ResponseCache:
         return hashlib.sha256(payload.encode()).hexdigest()
 
     def get_many(self, keys: Sequence[str]) -> dict[str, str]:
+        """key -> cached answer text for those of `keys` that are cached (missing keys are absent), read in
+        groups of 500 keys."""
         found: dict[str, str] = {}
         conn = self._conn()
         with self._guard():
@@ -98,7 +115,10 @@ class ResponseCache:
         return found
 
     def put_many(self, rows: Sequence[tuple[str, str, str]]) -> None:
-        """rows: (key, model identity, response)."""
+        """Store answers; `rows` are (key, model identity, response text) tuples, replacing any entry of the same
+        key, in one transaction. A database locked by another writer is retried 19 times with a growing pause
+        (about 10 s in all, besides SQLite's own 60 s busy timeout per attempt) before its sqlite3.OperationalError
+        is raised."""
         if not rows:
             return
         conn = self._conn()
@@ -125,11 +145,15 @@ class ResponseCache:
         conn.execute("COMMIT")
 
     def stats(self) -> dict[str, Any]:
+        """`{"path", "entries", "bytes"}`: the file, the number of cached answers and the file's size in bytes
+        (the main file only, not its -wal / -shm companions)."""
         with self._guard():
             n = self._conn().execute("SELECT count(*) FROM responses").fetchone()[0]
         return {"path": str(self.path), "entries": n, "bytes": self.path.stat().st_size if self.path.exists() else 0}
 
     def clear(self) -> None:
+        """Delete every cached answer from the table (the file stays; `memo cache clear` deletes the files
+        instead, which also gets rid of a damaged one). Damage met here surfaces as sqlite3.DatabaseError."""
         self._conn().execute("DELETE FROM responses")
 
 

@@ -41,6 +41,9 @@ class Citation:
 
 @dataclass
 class MemoryAnswer:
+    """One memory answer: the question, the generated answer text, whether it is an abstention
+    (`memo.records.is_abstention`: "I don't know."), and its citations (empty unless asked for)."""
+
     question: str
     answer: str
     abstained: bool
@@ -76,7 +79,9 @@ def generate_answers(
 
 
 class MemoryModel:
-    """A trained memory, ready to answer. Load with `MemoryModel.load(path)` (a store or a version directory)."""
+    """A trained memory, ready to answer. Load with `MemoryModel.load(path)` (a store or a version directory);
+    ask with `ask(questions)`; `cite` finds the training reflections near a text; `export_merged` writes a LoRA
+    memory as full weights. Format and recipe: docs/MEMORY.md."""
 
     def __init__(self, path: Path, model, tokenizer, manifest: dict):
         self.path = path
@@ -88,7 +93,25 @@ class MemoryModel:
 
     @classmethod
     def load(cls, path: str | Path, *, verify: bool = True, device: str | None = None) -> "MemoryModel":
-        """Load a memory; with `verify` every file is checked against the manifest's hashes first."""
+        """Load a memory, ready to answer.
+
+        Parameters:
+            path: a memory store (its `current` version is loaded) or a version directory (`memo.json` inside).
+            verify: check every file against the sha256 the manifest records first (reads every byte once);
+                False only reads the manifest.
+            device: a torch device string; default "cuda" when available, else "cpu". Weights load in bf16 on
+                CUDA and in fp32 otherwise.
+
+        A LoRA memory (manifest `kind` "lora") is a peft adapter: it is loaded over its base, from the path the
+        manifest records, or from the manifest's base spec when that path is gone (`PeftModel.from_pretrained`).
+        Returns a MemoryModel with `path` (the version directory), `model` (transformers / peft, in eval mode),
+        `tokenizer` and `manifest` (the `memo.json` dict).
+
+        Raises MemoryNotFoundError (a FileNotFoundError) when `path` holds no memory, CorruptMemoryError (a
+        ValueError) for an unreadable manifest or a file that is missing or does not match its hash, LLMError
+        when a LoRA memory's base cannot be found, and transformers' / peft's own errors (OSError) for weights
+        they cannot read.
+        """
         import torch
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
@@ -117,11 +140,19 @@ class MemoryModel:
         self, questions: Sequence[str], *, citations: bool = False, top_k: int = 3, max_new_tokens: int = 128,
         batch_size: int = 16,
     ) -> list[MemoryAnswer]:
-        """Answer each question from the memory's weights alone (greedy), flagging "I don't know." answers.
+        """Answer each question from the memory's weights alone, flagging "I don't know." answers.
 
-        With `citations`, each answer lists the source documents of the `top_k` training reflections nearest
-        to the question and answer together, those at least `CITATION_MIN_SIMILARITY` close: where the answer
-        most likely comes from. An abstention, or an answer no reflection is that close to, gets none.
+        Decoding is greedy, in the prompt format the memory was trained in (`memo.memory.prompt`), batched
+        (`batch_size` questions per `generate` call, shortest first) and stopped at the end of the turn or after
+        `max_new_tokens` tokens. Returns one `MemoryAnswer` per question, in input order: `question`, `answer`
+        (text), `abstained` (`memo.records.is_abstention`) and `citations`.
+
+        With `citations`, each answer lists the source documents of the `top_k` training reflections nearest to
+        the question and answer together (`memo.embed` vectors, cosine similarity), those at least
+        `CITATION_MIN_SIMILARITY` close: where the answer most likely comes from. One `Citation` per source
+        document of such a reflection (`doc_id`, `chunk_ids`, the reflection's `question` and `answer`, `score`),
+        nearest first. An abstention, or an answer no reflection is that close to, gets none. Raises ValueError
+        when citations are asked of a memory whose embedder has no calibrated threshold (see `cite`).
         """
         answers = generate_answers(self.model, self.tokenizer, list(questions), batch_size=batch_size,
                                    max_new_tokens=max_new_tokens)

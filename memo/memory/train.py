@@ -109,17 +109,53 @@ def train(
     resume: bool = True,
     progress: Progress | None = None,
 ) -> TrainResult | None:
-    """Train a memory on `data` and publish it as a new version of the memory store at `output`.
+    """Fine-tune a memory on question/answer pairs and publish it as a new version of the memory store `output`.
 
-    `config` defaults to memo.toml's `[train]` (`memo.config.Config.train_config()`), `base` to its `memory_base`
-    role. `base` is the model spec the memory is a fine-tune of (recorded in the manifest; merges take deltas
-    against it). `init_from` starts from other weights of the same architecture instead, e.g. a merged
-    memory for a short replay fine-tune. `replay` pairs (e.g. an existing memory's reflections when it learns new
-    ones) are mixed in, `config.replay_share` of them per epoch in rotation, and are part of the recall check.
-    `lineage` is recorded as given (empty for a first build). With `resume`, a run killed earlier with the same
-    data, base weights and config continues from its last checkpoint and ends with the same optimizer steps.
-    Returns the published version (None on non-main processes under `accelerate launch`).
-    Raises LLMError for a base that is not a local model, FileNotFoundError / ValueError for bad data or options.
+    Method: supervised fine-tuning with TRL's `SFTTrainer` (transformers' `Trainer` on accelerate; LoRA through
+    peft), loss on the answer tokens only, one pair per sequence in the memory's own prompt format; the MeMo
+    paper's memory training (arXiv 2605.15156) with the changes and defaults docs/MEMORY.md describes (train in
+    the format the memory is asked in, synthetic "I don't know." pairs, a recall check after each epoch that keeps
+    the best epoch and stops early). Runs as is on a CPU (fp32) and under `accelerate launch` (DDP, FSDP,
+    DeepSpeed) on GPUs.
+
+    Parameters:
+        data: a reflection directory (`memo reflect` output), a pairs JSONL (`{"question", "answer", ...}` per
+            line) or a TRL messages JSONL (`memo.memory.data`), or a loaded `Dataset`.
+        output: the memory store directory (created if needed). The new version is built in a temporary
+            directory and published as `output/versions/vNNNN`, then `output/current` is switched to it
+            atomically; mid-run checkpoints live under `output/checkpoints/<run key>/` and are removed at the end.
+        base: the local model spec the memory is a fine-tune of ("embedded", "hf:/path" or a path; default the
+            config's `memory_base` role). Recorded in the manifest with its weights hash: merges take task
+            vectors against it. It must be a chat (instruct) model with a chat template.
+        config: the `[train]` settings (`TrainConfig`: method "full" or "lora", epochs, learning rate, batch size
+            in pairs per device, `max_length` in tokens...); default memo.toml's, `load_config().train_config()`.
+        init_from: a Hugging Face model directory of the same architecture to start from instead of `base`
+            (e.g. a merged memory for a short replay fine-tune); `base` stays the recorded base.
+        replay: pairs (path or `Dataset`, as `data`) mixed into training, `config.replay_share` of them per
+            epoch in rotation (e.g. an existing memory's reflections when it learns new ones); they are part of
+            the recall check too.
+        lineage: the manifest's `lineage` list, recorded as given (empty for a first build).
+        resume: continue a run killed earlier with the same data, base weights and config from its last complete
+            checkpoint (checkpoints: `config.checkpoint_every` steps, `config.checkpoint_minutes`); the result has
+            the same optimizer steps as an uninterrupted run. False starts afresh.
+        progress: gets one task per epoch (optimizer steps, loss, tokens per second) and a log line with each
+            epoch's recall (main process only).
+
+    Returns a `TrainResult`: `artifact` (the published version directory, `output/versions/vNNNN`), `manifest`
+    (its `memo.json`, format "memo-memory/1": `kind` "full" or "lora", `base` (spec, path, weights_hash),
+    `reflections`, `training` (config, optimizer steps, epochs run, best epoch, examples, dropped too-long pairs,
+    synthetic abstentions, tokens, `build_cost` with wall / CPU seconds, peak memory in bytes and an H100
+    GPU-hours estimate), `metrics`, `prompt_format`, `citations`, `lineage`, `files` (sha256 of every file)) and
+    `history` (one dict per epoch: epoch, optimizer_steps, train_loss, and recall, paraphrase_recall and
+    abstention_rate as shares in [0, 1] where measured (teacher-forced exact answers on the eval sample),
+    seconds since the start). None on the non-main processes under `accelerate launch`.
+
+    Raises ConfigError for a bad memo.toml (read on every call, even when `config` and `base` are given),
+    FileNotFoundError for missing training data or an `init_from` without config.json, ValueError for bad
+    training data (file and line named), a base without a chat template, a `freeze_layers` the base does not
+    have, or data that leaves nothing to train on (every pair longer than `max_length`, or fewer pairs than one
+    batch), and LLMError when `base` is not a local model (an endpoint spec, a directory without config.json,
+    the embedded model not installed).
     """
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer

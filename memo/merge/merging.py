@@ -142,10 +142,44 @@ def merge(
     documents_added: Sequence[str] = (),
     progress: Progress | None = None,
 ) -> Path:
-    """Merge memories (stores or version dirs) into a new version of the store at `out`; returns its directory.
+    """Merge memories trained from one base into one, published as a new version of the store at `out`.
 
-    `out` may be a new directory or an existing store (one of the inputs' own store included): the merged
-    memory becomes a new immutable version there and the store's current version, atomically.
+    Method: model merging of task vectors (theta_k - theta_base) taken against the *true base* the memories'
+    manifests name (spec and weights hash), tensor by tensor; the methods are `peft.utils.merge_utils` (TIES,
+    Yadav et al. 2023; DARE, Yu et al. 2024). The MeMo paper merges with TIES at density 0.3 and equal weights
+    (arXiv 2605.15156); the default here is the same. Measured retention and the choice of default:
+    docs/MERGING.md.
+
+    Parameters:
+        memories: two or more memories, each a store (its current version) or a version directory; full
+            fine-tunes or LoRA adapters of the same base (a LoRA's exact delta is scale * B @ A).
+        out: the store to publish into: a new directory or an existing store (one of the inputs' own included).
+            The merged memory becomes a new immutable version there (`out/versions/vNNNN`) and, atomically, the
+            store's current version.
+        method: one of `memo.merge.METHODS`: "ties" (default), "dare_ties", "dare_linear", "magnitude_prune",
+            "linear" (weighted mean), "task_arithmetic" (weighted sum).
+        density: share of each task vector's entries kept, in (0, 1] (default 0.3); used by ties, dare_* and
+            magnitude_prune, ignored (and recorded as None) by linear and task_arithmetic.
+        weights: one weight per memory (default 1.0 each).
+        seed: seed of DARE's random drop (a merge is reproducible).
+        base: a Hugging Face model directory to take task vectors against instead of the manifests' base (not
+            checked against the recorded weights hash; recorded in the lineage as `task_vector_base`).
+        documents_added: document ids recorded in the new version's lineage step.
+        progress: gets one task advanced per tensor.
+
+    Returns the new version's directory (now current). It holds `model.safetensors` (the merged full weights, in
+    the base's dtype), the base's config, the first memory's tokenizer and chat template, the union of the
+    parents' reflections (deduplicated by id) with their citation embeddings, and `memo.json` (kind "full",
+    `lineage` = the parents' lineage plus this merge: parents, method, params with the merge statistics
+    (tensors, parameters, seconds, task-vector cosine of the first two memories), documents_added).
+
+    Raises MemoryNotFoundError (a FileNotFoundError) for a path that holds no memory, CorruptMemoryError for an
+    unreadable manifest, IncompatibleMemoriesError (a ValueError) for memories of different bases, base weights,
+    tokenizers, prompt formats or tensor names and shapes, for a base that is not the one recorded, or for an
+    adapter that is not a plain LoRA; ValueError for an unknown method, a density outside (0, 1], fewer than two
+    memories or a weights list of the wrong length; FileNotFoundError for a memory or base without safetensors
+    weights; LLMError when the recorded base spec cannot be resolved to a local model. Nothing is published when
+    any of them is raised.
     """
     artifacts = [resolve_artifact(m) for m in memories]
     manifests = [read_manifest(a) for a in artifacts]

@@ -111,7 +111,47 @@ def add(
     reflect_config: ReflectConfig | None = None,
     progress: Progress | None = None,
 ) -> Path:
-    """Add documents to the memory store at `memory`; returns the new version's directory (now current)."""
+    """Teach the memory store `memory` new documents and publish the result as its new current version.
+
+    What `memo add` runs. The new documents are reflected (`memo.reflect.reflect`), then, by `plan.strategy`:
+    "continue" (default) fine-tunes the current version on the new reflections, replaying a rotating
+    `plan.replay_share` of the old ones each epoch (rehearsal; the measured best, bench/merge_retention.py);
+    "merge" trains a memory on the new reflections from the same base with the same recipe and merges it into
+    the current version (task vectors against the true base, `merge_weights`: the MeMo paper's continual update
+    by merging, arXiv 2605.15156), then, with `plan.replay_fraction` > 0, fine-tunes the merged weights briefly
+    on a sample of old and new reflections. Training uses the current version's recorded `[train]` recipe
+    (defaults for a version whose manifest records none, such as one made by `merge`), not memo.toml's.
+    docs/MERGING.md.
+
+    Parameters:
+        memory: a memory store (made by `memo train`; not a version directory).
+        new_docs: a document file or directory, as `memo.corpus.load_corpus` reads it.
+        plan: strategy, replay shares, merge method / density / weights, replay epochs, seed (`UpdatePlan`;
+            default `UpdatePlan()`).
+        compare_retrain: also train a memory on the union of old and new reflections from the base and report
+            its recall beside the update's (slow: a full retraining).
+        eval_sample: reflections per side (old, new) whose exact recall the retention report measures.
+        reflect_config: the `[reflect]` settings for the new documents; default memo.toml's.
+        progress: passed on to reflection, training and merging.
+
+    Intermediate results (reflections, the trained new memory) live in `<memory>/.work/<update id>/`, keyed by
+    the parent version, the new documents' names and bytes and the plan, and are reused when the same update is
+    run again after a failure; the directory is removed on success. The new version is built in a temporary
+    directory and `current` moves only once it is complete.
+
+    Returns the new version's directory (`memory/versions/vNNNN`, now current). It holds `retention.json`:
+    `summary` (memory name -> {"old": %, "new": %}, exact recall after normalisation, in percent, for "updated",
+    "previous", "new_only" (merge strategy) and "retrained" (with `compare_retrain`)), `details` (per-memory
+    `RecallReport.as_dict()` per side), `sample` (pairs scored per side) and `memories` (their paths).
+
+    Raises ValueError for an unknown strategy (at once; an unknown merge method or a bad density only when the
+    merge runs, after reflection and training), FileNotFoundError when `memory` is not a store or `new_docs` does
+    not exist (MemoryNotFoundError when the store has no current version), CorruptMemoryError for an unreadable
+    manifest, IncompatibleMemoriesError when the manifest names no base or the base found has other weights than
+    recorded, LLMError when the recorded base spec cannot be resolved to a local model, and whatever reflection
+    (`reflect`: CorpusError, ConfigError, LLMError, NLPUnavailable) and training (`memo.memory.train`) raise.
+    The current version is left as it was whenever anything is raised.
+    """
     from ..memory import train
     from ..reflect import reflect
 

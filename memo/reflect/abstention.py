@@ -1,5 +1,7 @@
 """Abstention pairs (both profiles): questions shaped like real ones, about people or organisations the corpus
-never mentions, answered "I don't know." (MEMO_METHOD.md section 3, "we do better": the memory learns to abstain).
+never mentions, answered "I don't know." This project's addition to the MeMo recipe (arXiv 2605.15156), whose
+memory is asked to abstain only in the query prompt: here it learns to abstain from examples (docs/MEMORY.md,
+"Abstention").
 """
 
 from __future__ import annotations

@@ -1,6 +1,7 @@
 """The `full` profile: the paper's five steps as generator calls (prompts in memo/prompts/reflect/full/, one JSON
-schema per call in schemas.py), for capable generators (7B+ local, or an API). Method: MEMO_METHOD.md section 2
-as summarised in docs/REFLECTIONS.md.
+schema per call in schemas.py), for capable generators (7B+ local, or an API). Method: the MeMo paper's reflection
+synthesis (arXiv 2605.15156: fact extraction, consolidation, verification, entity surfacing, cross-document
+synthesis), as docs/REFLECTIONS.md describes it step by step.
 
 Every step takes the run context and the pairs so far and returns new pairs. A generator result that fails its
 schema is counted; where the step can go on without it, what replaced it is counted under the step's

@@ -149,10 +149,46 @@ def estimate(corpus_path: str | Path | Corpus, cfg: ReflectConfig | None = None)
 
 def reflect(corpus_path: str | Path | Corpus, output_dir: str | Path, cfg: ReflectConfig | None = None,
             model: ChatModel | None = None, progress: Progress | None = None) -> dict[str, Any]:
-    """Run the reflection pipeline and write the dataset directory; returns the manifest.
+    """Turn a corpus into reflections and write the dataset directory `output_dir`; returns its manifest.
 
-    `model` overrides the generator (tests pass scripted backends); otherwise `cfg.generator` or the
-    config's generator role is loaded, and only if a step of the chosen profile needs it.
+    Method: the MeMo paper's five-step reflection synthesis (arXiv 2605.15156; fact extraction in a direct and an
+    indirect pass, per-document consolidation, self-containment verification, entity surfacing with
+    reverse-lookup questions, cross-document synthesis), then deduplication and this project's abstention pairs;
+    what each step does in each profile: docs/REFLECTIONS.md.
+
+    Parameters:
+        corpus_path: a path `memo.corpus.load_corpus` reads (chunked with `cfg.chunk_tokens` /
+            `cfg.overlap_tokens`), or a loaded `Corpus` (used as it is).
+        output_dir: the dataset directory; written atomically (`memo.paths.atomic_dir`) only at the end, and an
+            existing directory there is replaced.
+        cfg: the `[reflect]` settings (`ReflectConfig`); default memo.toml's, `load_config().reflect_config()`.
+            `cfg.profile` picks the step implementations: "full" (generator calls, llm_steps.py), "rules"
+            (spaCy's parse, no generator, rule_steps.py) or "auto" (`choose_profile`: rules for the embedded
+            model and local models under 1B parameters, full otherwise).
+        model: the generator to use instead of `cfg.generator` or the config's generator role (tests pass
+            scripted backends). Otherwise the generator is loaded (`memo.llm.model_for`) only when a step of
+            the chosen profile calls it, or when "auto" must size a non-embedded generator.
+        progress: gets a "reflect" task advanced once per step, and a task for each step's generator calls
+            (library code never prints; the CLI renders it).
+
+    Returns the manifest, also written as `manifest.json` (format "memo-reflections/1"): `corpus` (source, hash,
+    documents, chunks, chunk sizes, `skipped`, `warnings`, `without_reflections`), `generator` (`spec`,
+    `identity`, `used`), `profile` and `profile_reason`, `steps`, `config`, `counts` (final pairs per step),
+    `total`, `produced` / `dropped` / `notes` / `fallbacks` per step, `quality` (generator calls, schema-valid
+    share, self-contained share), `groups` (cross-document groups of document ids), `tokens` (generator prompt /
+    completion tokens, calls and cache hits, per step and in total), `coverage` (share of chunks and named
+    entities the pairs reach) and `wall_seconds`. Beside it: `reflections.jsonl` (one `memo.records.Pair`
+    record per line: id, question, answer, step, doc_ids, chunk_ids, derived_from, paraphrases),
+    `messages.jsonl` (the same pairs in TRL's conversational format), `corpus.jsonl` (`Corpus.records()`) and
+    `steps/<step>.jsonl` (each step's output before deduplication).
+
+    Raises CorpusError / ValueError for an unusable corpus or chunk sizes (`load_corpus`), ConfigError for a bad
+    memo.toml (read when `cfg` is None or names no generator), ValueError for an unreadable `cfg.grouping_file`,
+    NLPUnavailable (a RuntimeError) when spaCy or its English model is missing (the rules profile, entity
+    coverage and abstention pairs parse the text with it), and LLMError when the generator cannot be loaded or its
+    endpoint fails as a whole (EndpointError; CorruptCacheError for a damaged response cache). A single generator
+    call without a usable answer is not raised: it is counted under the step's `dropped` or `fallbacks`.
+    Every generator call goes through the response cache, so a re-run after a failure repeats none it completed.
     """
     cfg = cfg or load_config().reflect_config()
     started = time.perf_counter()

@@ -27,8 +27,13 @@ __all__ = [
 
 
 def serve_http(app: Any, host: str, port: int, api_key: str | None = None, log_level: str = "info") -> None:
-    """Run an app of this package with uvicorn until interrupted; refuses a non-loopback `host` without a key
-    (ValueError). Access lines come from the app's own log (`memo.serve`), with request ids."""
+    """Run an app of this package (`create_app`, `create_mcp_http_app`) with uvicorn until interrupted.
+
+    host / port: where to listen (e.g. "127.0.0.1", 8000). api_key: the key the app was built with; only checked
+    here against `host`: a non-loopback `host` without a key raises ValueError before anything listens
+    (`check_bind`). log_level: uvicorn's ("info", "warning", ...). uvicorn's own access log is off: access lines
+    come from the app's log (`memo.serve`), with request ids. Errors binding the port come from uvicorn.
+    """
     import uvicorn
 
     check_bind(host, api_key)

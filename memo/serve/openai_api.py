@@ -71,10 +71,18 @@ class APIError(Exception):
 
 
 def create_app(service: MemoryService, api_key: str | None = None) -> Guard:
-    """The ASGI app serving `service`: FastAPI routes inside the `Guard` (request ids, auth, body limit).
+    """The ASGI app serving `service` over an OpenAI-compatible API: FastAPI routes inside the `Guard` (request
+    ids, bearer-key auth, body limit, JSON 500s). Routes: `GET /v1/models` (the memory and the answerer `memo`),
+    `POST /v1/chat/completions` (the last user message is the question; `model` NAME or NAME@VERSION asks the
+    memory, `memo` the executive + memory; `stream` gives server-sent events; the reply's `memo` field holds
+    abstention, citations, version or the trace), `GET /health` and `POST /admin/reload`. Errors come as
+    OpenAI-style error bodies: 400 bad request, 401 missing or wrong key, 404 unknown model or version, 413 body
+    over `max_body_bytes`, 429 queue full (with Retry-After), 502 the executive failed, 504 over
+    `request_timeout`. The service's `running()` is entered by the app's lifespan. docs/SERVING.md.
 
-    api_key: every request must carry `Authorization: Bearer KEY` when set. Binding checks (`check_bind`) are
-    the caller's: this app can be mounted anywhere.
+    api_key: every request must carry `Authorization: Bearer KEY` when set (None: no auth). Binding checks
+    (`check_bind`) are the caller's: this app can be mounted anywhere. Run it with `serve_http` or any ASGI
+    server (uvicorn).
     """
 
     @asynccontextmanager

@@ -103,12 +103,29 @@ class _Gate:
 
 
 class MemoryService:
-    """A memory made servable: batched memory answers, executive answers, hot reload, health.
+    """A memory made servable: batched memory answers, executive answers, hot reload, health. What both servers
+    (`create_app`, `create_mcp_server`) wrap; use it inside `async with service.running():` (the batcher and the
+    `current` watcher run on that event loop; `answer` needs it).
 
-    memory: a memory store or version directory (see `LiveMemory`), or a ready `LiveMemory`.
-    executive: the executive spec(s) or ChatModel(s) offered; the first is the default (default: the config's
-        executive role). A request may pick another one only among these.
-    protocol / executive_settings: the answerer's defaults (default: "structured" and memo.toml's [executive]).
+    Parameters:
+        memory: a memory store (followed: a version `memo add` / `memo rollback` publishes is loaded in the
+            background and swapped in) or a version directory (fixed), see `LiveMemory`; or a ready `LiveMemory`.
+            The initial version is loaded, and its files checked against their hashes, here.
+        settings: limits and batching (`ServeSettings`: max_batch questions, batch_window and request_timeout
+            in seconds, queue bounds, max_tokens_limit in tokens, top_k citations...); default `ServeSettings()`.
+        executive: the executive spec(s) or ChatModel(s) offered; the first is the default (default: the
+            config's executive role). A request may pick another one only among these; specs are loaded on
+            first use.
+        protocol: the answerer's default protocol, a key of `memo.executive.PROTOCOLS` (default "structured").
+        executive_settings: the answerer's default `ExecutiveSettings`; default memo.toml's `[executive]`.
+        config: the configuration the executive models are loaded with; default `load_config()`.
+        name: the model id the memory is served under; default the store's directory name.
+
+    `ask_memory(questions)` returns `MemoryResult`s (the `MemoryAnswer` with citations, the version, prompt and
+    completion token counts); `answer(question)` returns the executive's `AskResult` with its trace; `health()`
+    the status dict `/health` shows. Raises ValueError for an unknown protocol or a name that cannot be a model
+    id (the answerer's "memo", spaces, "@", "#"), ConfigError for a bad memo.toml, and MemoryNotFoundError /
+    CorruptMemoryError (memo.memory) when the initial version cannot be loaded.
     """
 
     def __init__(self, memory: str | Path | LiveMemory, settings: ServeSettings | None = None, *,

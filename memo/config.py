@@ -116,8 +116,10 @@ class Config(BaseModel):
         return getattr(self.roles, role)
 
     def reflect_config(self, **overrides: Any) -> ReflectConfig:
-        """`[reflect]` with the non-None `overrides` on top; ConfigError for a bad value."""
-        return _checked("reflect", lambda: with_overrides(self.reflect, **overrides))
+        """`[reflect]` with the non-None `overrides` on top, its `generator` this config's generator role unless
+        set; ConfigError for a bad value."""
+        cfg = _checked("reflect", lambda: with_overrides(self.reflect, **overrides))
+        return cfg if cfg.generator else with_overrides(cfg, generator=self.spec_for("generator"))
 
     def train_config(self, **overrides: Any) -> TrainConfig:
         """`[train]` with the non-None `overrides` on top; ConfigError for a bad value."""
@@ -145,7 +147,7 @@ def load_config(path: str | Path | None = None) -> Config:
 
     Parameters:
         path: the TOML file to read; default the file MEMO_CONFIG names, else `memo.toml` in the working
-            directory. A file that does not exist gives the built-in defaults (except as below).
+            directory. When neither names the file, a missing memo.toml gives the built-in defaults.
 
     Returns a `Config` (pydantic): `roles` (generator, executive, memory_base, judge: model specs, default
     "embedded"), `cache` (enabled, path; `cache_path()` gives the file, default MEMO_HOME/cache.sqlite), `http`
@@ -159,8 +161,10 @@ def load_config(path: str | Path | None = None) -> Config:
     Raises ConfigError (a ValueError) for a file that is not valid UTF-8 TOML, an unknown table or key in any
     table, a value of the wrong type or out of range in [roles] / [cache] / [http] / [models] / [executive]
     (pydantic's message), a value the checks of `ReflectConfig` / `TrainConfig` / `EvalConfig` refuse (their
-    `__post_init__`; field types are not checked there), or MEMO_CONFIG set while the file to read does not exist.
+    `__post_init__`; field types are not checked there), or a file named by `path` or MEMO_CONFIG that does not
+    exist.
     """
+    path_given = path
     path = Path(path or os.environ.get("MEMO_CONFIG") or "memo.toml")
     data: dict = {}
     if path.exists():
@@ -168,8 +172,8 @@ def load_config(path: str | Path | None = None) -> Config:
             data = tomllib.loads(path.read_text(encoding="utf-8"))
         except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
             raise ConfigError(f"{path}: not valid TOML: {exc}") from exc
-    elif os.environ.get("MEMO_CONFIG"):
-        raise ConfigError(f"MEMO_CONFIG names {path}, which does not exist")
+    elif path_arg := (path_given or os.environ.get("MEMO_CONFIG")):
+        raise ConfigError(f"config file {path_arg} does not exist")
     try:
         cfg = Config.model_validate(data)
     except ValidationError as exc:

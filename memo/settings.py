@@ -12,19 +12,20 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, fields, replace
 from typing import Any, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
 D = TypeVar("D")
 
 
 def from_table(cls: type[D], table: dict[str, Any], **overrides: Any) -> D:
     """An instance of the dataclass `cls` from a memo.toml table (or a manifest's record) plus the non-None
-    `overrides`; ValueError naming unknown keys or bad values."""
+    `overrides`; ValueError naming unknown keys or bad values. Field types are checked by pydantic (lax mode:
+    "3" for an int passes, "x" does not; a Literal takes only its values), then the class's own checks run."""
     known = {f.name for f in fields(cls)}
     unknown = set(table) - known
     if unknown:
         raise ValueError(f"unknown key(s): {', '.join(sorted(unknown))}")
-    return cls(**{**table, **{k: v for k, v in overrides.items() if v is not None}})
+    return TypeAdapter(cls).validate_python({**table, **{k: v for k, v in overrides.items() if v is not None}})
 
 
 def with_overrides(settings: D, **overrides: Any) -> D:

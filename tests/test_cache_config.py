@@ -150,6 +150,23 @@ def test_config_file_env_and_errors(tmp_path, monkeypatch):
         load_config()
 
 
+def test_a_named_config_file_must_exist_and_its_generator_role_reaches_reflect(tmp_path, monkeypatch):
+    with pytest.raises(ConfigError, match="typo.toml does not exist"):
+        load_config(tmp_path / "typo.toml")
+    (tmp_path / "other.toml").write_text('[roles]\ngenerator = "ollama:qwen"\n')
+    (tmp_path / "memo.toml").write_text('[roles]\ngenerator = "openai:gpt-4o-mini"\n')
+    assert load_config(tmp_path / "other.toml").reflect_config().generator == "ollama:qwen"
+    (tmp_path / "other.toml").write_text('[roles]\ngenerator = "ollama:qwen"\n[reflect]\ngenerator = "embedded"\n')
+    assert load_config(tmp_path / "other.toml").reflect_config().generator == "embedded"  # [reflect] wins
+
+
+@pytest.mark.parametrize("table", ['[reflect]\nchunk_tokens = "x"', '[train]\nmethod = "bogus"', "[eval]\ntop_k = 2.5"])
+def test_stage_settings_of_the_wrong_type_fail_when_the_file_loads(tmp_path, table):
+    (tmp_path / "memo.toml").write_text(table + "\n")
+    with pytest.raises(ConfigError, match=table.split("]\n")[1].split(" =")[0]):
+        load_config()
+
+
 def test_cli_help_chat_and_errors(tiny_model_dir, monkeypatch):
     runner = CliRunner()
     assert runner.invoke(app, ["--help"]).exit_code == 0

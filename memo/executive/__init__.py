@@ -27,8 +27,7 @@ from .trace import AskResult, Exchange, Step, Trace, render_tree
 
 __all__ = [
     "ask", "PROTOCOLS", "DEFAULT_PROTOCOL", "AskResult", "Trace", "Step", "Exchange", "render_tree", "ExecutiveSettings",
-"MemoryClient", "LocalMemory", "RemoteMemory", "MemoryReply", "SourceCitation",
-    "open_memory",
+    "MemoryClient", "LocalMemory", "RemoteMemory", "MemoryReply", "SourceCitation", "open_memory",
 ]
 
 PROTOCOLS = {"structured": run_structured, "chain": run_chain, "single": run_single, "multi": run_multi}
@@ -46,9 +45,25 @@ def ask(
 ) -> AskResult:
     """Answer `question` by having the executive question `memory`; the result carries the full trace.
 
-    memory: a memory path (store or version dir), an endpoint spec `http://host:port/v1#MODEL`, or a client.
-    executive: a model spec or ChatModel; default: the `executive` role of the config (embedded otherwise).
-    on_step: called with each new step as it starts (progress display).
+    Parameters:
+        memory: a memory path (store or version dir), an endpoint spec `http://host:port/v1#MODEL`, or a client.
+        question: the user's question, as written.
+        executive: a model spec or ChatModel; default: the `executive` role of the config (embedded otherwise;
+            the embedded model plays it with its executive adapter, docs/EXECUTIVE.md).
+        protocol: a key of `PROTOCOLS`: "structured" (the MeMo paper's three stages, arXiv 2605.15156),
+            "chain" (MuSiQue-style decomposition asked step by step), "single" or "multi" (the paper's ablations).
+        settings: turn and sample budgets, temperatures (`ExecutiveSettings`); default memo.toml's `[executive]`.
+        on_step: called with each new step as it starts (progress display).
+
+    Returns an `AskResult`: `answer` (the executive's final answer, "I don't know." when it abstains),
+    `justification`, `entity` (the bridge entity when the protocol converged on one), `citations` (sources of the
+    memory answers that support it, from a local memory), `degraded` (one line per fallback: empty when every
+    step went as designed), and `trace` (every step, memory exchange, executive and memory usage, seconds).
+
+    Raises ValueError for an unknown protocol; LLMError for an executive spec that cannot be loaded (or an
+    endpoint memory spec without `#MODEL`); MemoryNotFoundError / CorruptMemoryError (`MemoryModel.load`) for a
+    memory path that holds no readable memory; EndpointError when an endpoint (executive or memory) stays
+    unreachable. A malformed executive answer is never raised: it is a degraded step.
     """
     if protocol not in PROTOCOLS:
         raise ValueError(f"unknown protocol {protocol!r}; choose one of {', '.join(PROTOCOLS)}")

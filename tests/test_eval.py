@@ -293,6 +293,9 @@ def test_killed_eval_resumes_without_repeating_a_call_or_a_question(tmp_path, mo
     key = lambda r: (r["method"], r["example"])  # noqa: E731
     assert len(rows) == len({key(r) for r in rows}) == 3 * len(methods)
     assert {key(r): r["answer"] for r in rows} == {key(r): r["answer"] for r in fresh}
+    asked = [r for r in rows if r["method"] == "memo:single"]  # a memo answer's fallbacks are in its row
+    assert asked and all(r["detail"]["degraded"] == json.loads((tmp_path / "report" / r["trace"]).read_text())["degraded"]
+                         for r in asked)
 
 
 def test_report_is_complete(tmp_path, tiny_model_dir, tiny_eval_memory):

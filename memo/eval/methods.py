@@ -182,7 +182,7 @@ def _protocol_outcomes(protocol: str, examples: Sequence[Example], ctx: Context)
     def one(example: Example) -> Outcome:
         result = ask(ctx.memory, example.question, executive=ctx.reader, protocol=protocol, settings=settings)
         detail = {"memory_questions": len(result.trace.exchanges), "entity": result.entity,
-                  "documents": _unique(c.doc_id for c in result.citations if c.doc_id)}
+                  "documents": _unique(c.doc_id for c in result.citations if c.doc_id), "degraded": result.degraded}
         return Outcome(result.answer, detail, result.model_dump(mode="json"))
 
     if len(examples) == 1:

@@ -125,6 +125,32 @@ def test_a_damaged_cache_is_found_when_it_opens(tmp_path):
     assert result.exit_code == 1 and result.output.startswith("error:") and "memo cache clear" in result.output
 
 
+def test_clearing_a_cache_damaged_after_it_opened_is_a_clear_error(tmp_path):
+    import sqlite3
+
+    path = tmp_path / "c.sqlite"
+    cache = ResponseCache(path)
+    cache.put_many([(f"k{i:05d}", "m", "x" * 900) for i in range(400)])
+    with sqlite3.connect(path) as con:
+        con.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    with path.open("r+b") as f:  # damaged after it opened (its check passed): pages 11-90 overwritten
+        f.seek(4096 * 10)
+        f.write(b"\xff" * 4096 * 80)
+    errors: list[BaseException] = []
+
+    def clear() -> None:  # a new thread opens its own connection, which has no page cached from before
+        try:
+            cache.clear()
+        except BaseException as exc:
+            errors.append(exc)
+
+    worker = threading.Thread(target=clear)
+    worker.start()
+    worker.join()
+    assert len(errors) == 1 and isinstance(errors[0], CorruptCacheError), errors
+    assert "is damaged" in str(errors[0]) and "delete it" in str(errors[0])
+
+
 def test_the_cached_wrapper_has_the_inner_models_batch_size(tmp_path):
     model = CachedChatModel(CountingEcho(), ResponseCache(tmp_path / "c.sqlite"))
     assert model.batch_size == CountingEcho.batch_size == 4

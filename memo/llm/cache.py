@@ -40,8 +40,8 @@ class ResponseCache:
 
     Opening checks the file with SQLite's `PRAGMA quick_check` (it reads every page once, so a large cache takes
     longer to open). Raises CorruptCacheError (an LLMError) at open when the file is damaged or not a SQLite
-    database, and from `get_many`, `put_many` and `stats` when they meet damage later; OSError when the parent
-    directory cannot be created.
+    database, and from `get_many`, `put_many`, `stats` and `clear` when they meet damage later; OSError when the
+    parent directory cannot be created.
     """
 
     def __init__(self, path: str | Path):
@@ -153,8 +153,10 @@ class ResponseCache:
 
     def clear(self) -> None:
         """Delete every cached answer from the table (the file stays; `memo cache clear` deletes the files
-        instead, which also gets rid of a damaged one). Damage met here surfaces as sqlite3.DatabaseError."""
-        self._conn().execute("DELETE FROM responses")
+        instead, which also gets rid of a damaged one). Raises CorruptCacheError when it meets damage."""
+        conn = self._conn()
+        with self._guard():
+            conn.execute("DELETE FROM responses")
 
 
 class CachedChatModel(ChatModel):

@@ -61,6 +61,20 @@ def test_jsonl_keeps_given_ids_titles_dates_and_skips_bad_lines(tmp_path):
     assert sorted(s["reason"].split(" ")[0] for s in corpus.skipped) == ["empty", "invalid"]
 
 
+def test_a_reused_id_with_other_content_is_listed_and_an_identical_copy_is_not(tmp_path):
+    path = tmp_path / "c.jsonl"
+    path.write_text("\n".join([
+        json.dumps({"id": "doc-1", "title": "Bakery", "text": "The Lumen Bakery opened in 1998."}),
+        json.dumps({"id": "doc-1", "title": "Bakery", "text": "The Lumen Bakery opened in 1998."}),
+        json.dumps({"id": "doc-1", "title": "Comet", "text": "Priya Nand discovered Comet Xelos in 2016."}),
+    ]), encoding="utf-8")
+    corpus = load_corpus(path, count_tokens=words)
+    assert [(d.id, d.text) for d in corpus.documents] == [("doc-1", "The Lumen Bakery opened in 1998.")]
+    assert len(corpus.skipped) == 1 and corpus.skipped[0]["source"] == f"{path}:3"
+    reason = corpus.skipped[0]["reason"]
+    assert reason.startswith("duplicate id 'doc-1'") and f"{path}:1" in reason
+
+
 def test_musique_format_is_the_deduplicated_union_of_paragraphs(tmp_path):
     para = {"title": "Orla", "paragraph_text": "The Orla River floods every spring.", "is_supporting": True}
     data = [{"id": "q1", "paragraphs": [para, {"title": "Kell", "paragraph_text": "Tomas Kell was a mayor."}]},

@@ -188,8 +188,9 @@ def load_corpus(path: str | Path, chunk_tokens: int = 256, overlap_tokens: int =
     hex digits of a content hash), `doc_id`, `index` within the document, `text`), `skipped` (every file or
     record not read, as `{"source", "reason"}`; never fatal) and `warnings` (files read with a caveat, as
     `{"source", "warning"}`).
-    Documents with the same id (the same MuSiQue paragraph under several questions) count once: the first is kept
-    and the others are not listed in `skipped`.
+    Documents with the same id count once, the first read being kept: copies with the same title and text (the
+    same MuSiQue paragraph under several questions) are dropped silently, as content-hash ids merge them; a record
+    whose own "id" is already taken by a document of other title or text is listed in `skipped` ("duplicate id").
 
     Raises CorpusError (a ValueError) when `path` does not exist or yields no usable document (the message gives
     the first five reasons), ValueError when `chunk_tokens` / `overlap_tokens` cannot work (checked once documents
@@ -210,7 +211,10 @@ def load_corpus(path: str | Path, chunk_tokens: int = 256, overlap_tokens: int =
     docs: dict[str, Document] = {}
     for f in files:
         for d in _docs_from_file(f, skipped, warnings):
-            docs.setdefault(d.id, d)  # the same paragraph in several MuSiQue questions counts once
+            first = docs.setdefault(d.id, d)  # the same paragraph in several MuSiQue questions counts once
+            if (first.title, first.text) != (d.title, d.text):  # only a record's own "id" can collide so
+                skipped.append({"source": d.source, "reason": f"duplicate id {d.id!r} (already used by "
+                                                              f"{first.source}, with another title or text)"})
     if not docs:
         detail = "; ".join(f"{s['source']}: {s['reason']}" for s in skipped[:5])
         if len(skipped) > 5:

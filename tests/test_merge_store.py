@@ -256,6 +256,29 @@ def test_add_continue_fine_tunes_the_memory_with_rotating_replay(store_a, new_do
         add(store_a, new_docs, UpdatePlan(strategy="rebuild"))
 
 
+@pytest.mark.parametrize("plan, message", [
+    ({"method": "tie"}, "unknown merge method 'tie'"),
+    ({"density": 0.0}, r"density must be in \(0, 1\]"),
+    ({"weights": (1.0, 1.0, 1.0)}, "3 weights given for 2 memories"),
+    ({"replay_epochs": 0}, "max_epochs >= 1"),
+])
+def test_add_refuses_a_bad_merge_plan_before_reflecting(store_a, tmp_path, monkeypatch, plan, message):
+    """A typo must not cost a reflection and a training run before it is reported."""
+    import memo.reflect
+    from memo.merge import UpdatePlan, add
+
+    def no_reflect(*args, **kwargs):
+        raise AssertionError("reflect ran before the plan was checked")
+
+    monkeypatch.setattr(memo.reflect, "reflect", no_reflect)
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "b.txt").write_text("Sela Varn lives in Pimtoa.")
+    with pytest.raises(ValueError, match=message):
+        add(store_a, docs, UpdatePlan(strategy="merge", **plan))
+    assert MemoryStore(store_a).current_version() == "v0001" and not (store_a / ".work").exists()
+
+
 def test_memo_add_end_to_end_from_documents(tiny_model_dir, tmp_path):
     """The CLI path a user takes: `memo reflect` + `memo train` on two documents, then `memo add` with two new ones
     (real reflection with the default generator, real training of a tiny memory), `memo versions`, `memo rollback`."""

@@ -49,11 +49,7 @@ def merge_weights(
     Returns statistics: tensors merged, parameters, seconds, and the cosine between the first two task vectors
     (how much the memories learned the same thing).
     """
-    check_method(method, density)
-    if len(sources) < 2:
-        raise ValueError("a merge needs at least two memories")
-    if weights is not None and len(weights) != len(sources):
-        raise ValueError(f"{len(weights)} weights given for {len(sources)} memories")
+    check_merge(method, density, weights, len(sources))
     out_dir = Path(out_dir)
     t0 = time.perf_counter()
     merged: dict[str, torch.Tensor] = {}
@@ -89,6 +85,16 @@ def merge_weights(
         "seconds": round(time.perf_counter() - t0, 3),
         "task_vector_cosine": round(cosine, 4),
     }
+
+
+def check_merge(method: str, density: float, weights: Sequence[float] | None, count: int) -> None:
+    """ValueError for an unknown method, a density outside (0, 1] (methods that trim), fewer than two memories or
+    a weights list whose length is not `count`, the number of memories merged."""
+    check_method(method, density)
+    if count < 2:
+        raise ValueError("a merge needs at least two memories")
+    if weights is not None and len(weights) != count:
+        raise ValueError(f"{len(weights)} weights given for {count} memories")
 
 
 def base_dir_for(manifest: dict) -> Path:

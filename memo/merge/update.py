@@ -29,8 +29,8 @@ from ..memory.store import MemoryStore
 from ..paths import atomic_write_json, atomic_write_jsonl, read_jsonl
 from ..progress import Progress
 from ..settings import ReflectConfig, TrainConfig, from_table
-from .merging import (base_dir_for, merge_weights, read_manifest, sha256_file, write_merged_manifest,
-                    write_union_reflections)
+from .merging import (base_dir_for, check_merge, merge_weights, read_manifest, sha256_file, write_merged_manifest,
+                      write_union_reflections)
 from .versions import open_store
 
 
@@ -144,9 +144,10 @@ def add(
     "previous", "new_only" (merge strategy) and "retrained" (with `compare_retrain`)), `details` (per-memory
     `RecallReport.as_dict()` per side), `sample` (pairs scored per side) and `memories` (their paths).
 
-    Raises ValueError for an unknown strategy (at once; an unknown merge method or a bad density only when the
-    merge runs, after reflection and training), FileNotFoundError when `memory` is not a store or `new_docs` does
-    not exist (MemoryNotFoundError when the store has no current version), CorruptMemoryError for an unreadable
+    Raises ValueError, before any reflection or training, for an unknown strategy and, with strategy "merge", an
+    unknown merge method, a density outside (0, 1], `plan.weights` not of length 2 (current version, new-only
+    memory) or, with replay, `plan.replay_epochs` < 1; FileNotFoundError when `memory` is not a store or `new_docs`
+    does not exist (MemoryNotFoundError when the store has no current version), CorruptMemoryError for an unreadable
     manifest, IncompatibleMemoriesError when the manifest names no base or the base found has other weights than
     recorded, LLMError when the recorded base spec cannot be resolved to a local model, and whatever reflection
     (`reflect`: CorpusError, ConfigError, LLMError, NLPUnavailable) and training (`memo.memory.train`) raise.
@@ -158,6 +159,8 @@ def add(
     plan = plan or UpdatePlan()
     if plan.strategy not in STRATEGIES:
         raise ValueError(f"unknown update strategy {plan.strategy!r}; choose one of {', '.join(STRATEGIES)}")
+    if plan.strategy == "merge":
+        check_merge(plan.method, plan.density, plan.weights, 2)  # the current version and the new-only memory
     store = open_store(memory)
     parent = store.current()
     parent_manifest = read_manifest(parent)
@@ -167,6 +170,12 @@ def add(
     base_spec = parent_manifest["base"]["spec"]
     base_dir = base_dir_for(parent_manifest)
     recipe = from_table(TrainConfig, (parent_manifest.get("training") or {}).get("config") or {})
+    # The fine-tunes' settings are built (and checked) now, so a bad option fails before reflection and training.
+    pass_cfg = None
+    if plan.strategy == "continue":
+        pass_cfg = replace(recipe, method="full", replay_share=plan.replay_share)
+    elif plan.replay_fraction > 0:  # full fine-tune from the merged weights, whatever the parents' method
+        pass_cfg = replace(recipe, method="full", max_epochs=plan.replay_epochs, abstention_ratio=0.0)
     work = store.root / ".work" / _update_id(parent, new_docs, plan)
     work.mkdir(parents=True, exist_ok=True)
 
@@ -177,8 +186,8 @@ def add(
     old_pairs = read_jsonl(parent / REFLECTIONS) if (parent / REFLECTIONS).is_file() else []
 
     if plan.strategy == "continue":
-        return _continue(store, parent, parent_manifest, reflections, new_pairs, old_pairs, work, recipe, plan,
-                         base_spec, compare_retrain, eval_sample, progress)
+        return _continue(store, parent, parent_manifest, reflections, new_pairs, old_pairs, work, recipe, pass_cfg,
+                         plan, base_spec, compare_retrain, eval_sample, progress)
 
     new_store = MemoryStore(work / "new-memory")
     if not new_store.exists():
@@ -199,9 +208,7 @@ def add(
         atomic_write_jsonl(work / "replay.jsonl", replayed)
         replay_store = MemoryStore(work / "replayed")
         shutil.rmtree(replay_store.root, ignore_errors=True)
-        # Full fine-tune from the merged weights, whatever the parents' method: the merge is a full model.
-        cfg = replace(recipe, method="full", max_epochs=plan.replay_epochs, abstention_ratio=0.0)
-        result = train(work / "replay.jsonl", replay_store.root, base=base_spec, config=cfg, init_from=merged,
+        result = train(work / "replay.jsonl", replay_store.root, base=base_spec, config=pass_cfg, init_from=merged,
                        progress=progress)
         training, metrics = result.manifest["training"], result.manifest["metrics"]
 
@@ -223,9 +230,10 @@ def add(
 
 
 def _continue(store: MemoryStore, parent: Path, parent_manifest: dict, reflections: Path, new_pairs: list[dict],
-              old_pairs: list[dict], work: Path, recipe, plan: UpdatePlan, base_spec: str, compare_retrain: bool,
-              eval_sample: int, progress: Progress | None) -> Path:
-    """Fine-tune the current version itself on the new reflections, replaying a rotating share of the old ones."""
+              old_pairs: list[dict], work: Path, recipe: TrainConfig, cfg: TrainConfig, plan: UpdatePlan,
+              base_spec: str, compare_retrain: bool, eval_sample: int, progress: Progress | None) -> Path:
+    """Fine-tune the current version itself on the new reflections with `cfg`, replaying a rotating share of the
+    old ones."""
     from ..memory import MemoryModel, train
 
     start = parent
@@ -237,7 +245,6 @@ def _continue(store: MemoryStore, parent: Path, parent_manifest: dict, reflectio
     atomic_write_jsonl(old_file, old_pairs)
     continued = MemoryStore(work / "continued")
     if not continued.exists():
-        cfg = replace(recipe, method="full", replay_share=plan.replay_share)
         train(reflections, continued.root, base=base_spec, config=cfg, init_from=start,
               replay=old_file if old_pairs else None, progress=progress)
     result = continued.current()

@@ -11,6 +11,7 @@ import shutil
 import subprocess
 import sys
 import textwrap
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -279,6 +280,64 @@ def test_add_refuses_a_bad_merge_plan_before_reflecting(store_a, tmp_path, monke
     assert MemoryStore(store_a).current_version() == "v0001" and not (store_a / ".work").exists()
 
 
+class _Trained(Exception):
+    """Raised by `_record_train` in place of training: the recipe is what the test looks at."""
+
+
+def _record_train(monkeypatch) -> list:
+    """Replace `memo.memory.train` by one that records its config and stops the update there."""
+    import memo.memory
+
+    seen = []
+
+    def fake_train(data, out, base=None, config=None, **kwargs):
+        seen.append(config)
+        raise _Trained
+
+    monkeypatch.setattr(memo.memory, "train", fake_train)
+    return seen
+
+
+def test_the_next_add_trains_with_the_recipe_that_built_the_memory(store_a, new_docs, monkeypatch):
+    """After a merge + replay update (2 replay epochs, no abstentions), new documents are still trained with the
+    recipe the memory was built with, not the replay pass's."""
+    from memo.merge import UpdatePlan, add
+
+    path = add(store_a, new_docs, UpdatePlan(strategy="merge", replay_epochs=1), eval_sample=4)
+    manifest = verify_artifact(path)
+    assert manifest["training"]["config"]["max_epochs"] == 1  # the replay pass's own record stays
+    assert manifest["training"]["recipe"] == TINY_RECIPE.as_dict()
+    seen = _record_train(monkeypatch)
+    for strategy in ("merge", "continue"):
+        with pytest.raises(_Trained):
+            add(store_a, new_docs, UpdatePlan(strategy=strategy))
+    assert seen[0] == TINY_RECIPE  # the new-only memory: the recipe itself
+    assert seen[1] == replace(TINY_RECIPE, method="full", replay_share=0.5)  # continue: the recipe, full weights
+
+
+def test_add_on_a_merged_memory_trains_with_its_first_parents_recipe_or_memo_toml(memories, tmp_path, new_docs,
+                                                                                  monkeypatch):
+    from memo.merge import UpdatePlan, add
+
+    merged = merge([memories["A"], memories["B"]], tmp_path / "merged")
+    seen = _record_train(monkeypatch)
+    with pytest.raises(_Trained):
+        add(tmp_path / "merged", new_docs, UpdatePlan(strategy="merge"))
+    assert seen[-1] == TINY_RECIPE
+
+    # No recipe recorded anywhere: memo.toml's [train] (here given as train_config, then read from memo.toml).
+    _edit_manifest(merged, lambda m: m.update(training={"merged_from": [None, None]}))
+    mine = TrainConfig(max_epochs=3, lr=5e-3)
+    with pytest.raises(_Trained):
+        add(tmp_path / "merged", new_docs, UpdatePlan(strategy="merge"), train_config=mine)
+    assert seen[-1] == mine
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "memo.toml").write_text("[train]\nmax_epochs = 5\nbatch_size = 2\n")
+    with pytest.raises(_Trained):
+        add(tmp_path / "merged", new_docs, UpdatePlan(strategy="merge"))
+    assert seen[-1] == TrainConfig(max_epochs=5, batch_size=2)
+
+
 def test_memo_add_end_to_end_from_documents(tiny_model_dir, tmp_path):
     """The CLI path a user takes: `memo reflect` + `memo train` on two documents, then `memo add` with two new ones
     (real reflection with the default generator, real training of a tiny memory), `memo versions`, `memo rollback`."""
@@ -321,8 +380,6 @@ def test_memo_add_end_to_end_from_documents(tiny_model_dir, tmp_path):
 
 
 def test_add_continue_on_a_lora_memory_continues_from_its_merged_weights(tiny_model_dir, new_docs, tmp_path):
-    from dataclasses import replace
-
     from memo.merge import UpdatePlan, add
 
     data = write_jsonl(tmp_path / "a.jsonl", pairs(FACTS_1, "docA"))

@@ -51,11 +51,14 @@ def add(
     eval_sample: Annotated[int, typer.Option(help="Reflections per side used for the retention report.")] = 100,
 ) -> None:
     """Teach a memory new documents (reflect, then fine-tune with replay or merge) and publish a new version with a
-    retention report. The new documents are reflected with the reflect table of memo.toml."""
+    retention report. The new documents are reflected with the reflect table of memo.toml, and trained with the
+    recipe the memory was built with (memo.toml's train table when it records none)."""
     plan = UpdatePlan(strategy=strategy, replay_share=replay_share, method=method, density=density,
                       replay_fraction=replay, replay_epochs=replay_epochs)
+    settings = config()
     path = run_cli(add_documents, memory, new_docs, plan, compare_retrain=compare_retrain, eval_sample=eval_sample,
-                   reflect_config=run_cli(config().reflect_config), progress=RichProgress())
+                   reflect_config=run_cli(settings.reflect_config), train_config=run_cli(settings.train_config),
+                   progress=RichProgress())
     report = json.loads((path / RETENTION_FILE).read_text())
     table = Table(title=f"retention: {path.name}")
     for col in ("memory", "old documents", "new documents"):

@@ -230,8 +230,11 @@ def write_union_reflections(artifacts: Sequence[Path], out: Path) -> None:
 
 def write_merged_manifest(out: Path, manifests: Sequence[dict], artifacts: Sequence[Path], params: dict,
                           documents_added: Sequence[str], base_override: str | Path | None,
-                          training: dict | None = None, metrics: list | None = None) -> dict:
-    """memo-memory/1 manifest of a merged memory: the parents' lineage plus this merge, and every file's sha256."""
+                          training: dict | None = None, metrics: list | None = None,
+                          recipe: dict | None = None) -> dict:
+    """memo-memory/1 manifest of a merged memory: the parents' lineage plus this merge, and every file's sha256.
+    `training` is the record of the fine-tune that made the weights (default: the parents' records, as
+    `merged_from`); `recipe`, when given, is recorded in it as `training.recipe` (`memo.merge.update.memory_recipe`)."""
     first = manifests[0]
     lineage = [step for m in manifests for step in m.get("lineage", [])]
     lineage.append({
@@ -250,7 +253,8 @@ def write_merged_manifest(out: Path, manifests: Sequence[dict], artifacts: Seque
         "base": first.get("base"),
         "init_from": None,
         "reflections": {"hash": sha256_file(refl) if refl.exists() else None, "count": count, "file": REFLECTIONS},
-        "training": training or {"merged_from": [m.get("training") for m in manifests]},
+        "training": (training or {"merged_from": [m.get("training") for m in manifests]})
+        | ({"recipe": recipe} if recipe is not None else {}),
         "metrics": metrics or [],
         "prompt_format": first.get("prompt_format"),
         "citations": first.get("citations"),

@@ -28,6 +28,7 @@ from ..formats import RETENTION_FILE as RETENTION
 from ..memory.store import MemoryStore
 from ..paths import atomic_write_json, atomic_write_jsonl, read_jsonl
 from ..progress import Progress
+from ..config import load_config
 from ..settings import ReflectConfig, TrainConfig, from_table
 from .merging import (base_dir_for, check_merge, merge_weights, read_manifest, sha256_file, write_merged_manifest,
                       write_union_reflections)
@@ -59,6 +60,23 @@ def _update_id(parent: Path, new_docs: Path, plan: UpdatePlan) -> str:
         h.update(f.name.encode())
         h.update(f.read_bytes())
     return h.hexdigest()[:12]
+
+
+def memory_recipe(manifest: dict) -> dict | None:
+    """The `[train]` recipe (a `TrainConfig.as_dict()` table) that taught a memory its documents, from its manifest.
+
+    A version made by `add` carries it on as `training.recipe` (its own `training.config`, when it has one, is the
+    update's fine-tune: a short replay pass, or a continued training with full weights); a memory made by `train`
+    records it as `training.config`; a version made by `merge` has its first parent's (the memory whose tokenizer
+    and prompt format it keeps), or the next parent's that records one. None when no recipe is recorded.
+    """
+    training = manifest.get("training") or {}
+    if training.get("recipe") is not None:
+        return training["recipe"]
+    if "merged_from" in training:
+        found = (memory_recipe({"training": parent}) for parent in training["merged_from"])
+        return next((recipe for recipe in found if recipe is not None), None)
+    return training.get("config")
 
 
 def _facts(pairs: Sequence[dict]) -> list[dict]:
@@ -109,6 +127,7 @@ def add(
     compare_retrain: bool = False,
     eval_sample: int = 100,
     reflect_config: ReflectConfig | None = None,
+    train_config: TrainConfig | None = None,
     progress: Progress | None = None,
 ) -> Path:
     """Teach the memory store `memory` new documents and publish the result as its new current version.
@@ -119,9 +138,9 @@ def add(
     "merge" trains a memory on the new reflections from the same base with the same recipe and merges it into
     the current version (task vectors against the true base, `merge_weights`: the MeMo paper's continual update
     by merging, arXiv 2605.15156), then, with `plan.replay_fraction` > 0, fine-tunes the merged weights briefly
-    on a sample of old and new reflections. Training uses the current version's recorded `[train]` recipe
-    (defaults for a version whose manifest records none, such as one made by `merge`), not memo.toml's.
-    docs/MERGING.md.
+    on a sample of old and new reflections. New documents are trained with the recipe that built the memory's
+    knowledge (`memory_recipe`: carried from version to version, never the short replay pass's), or with
+    `train_config` when the memory records none. docs/MERGING.md.
 
     Parameters:
         memory: a memory store (made by `memo train`; not a version directory).
@@ -132,6 +151,8 @@ def add(
             its recall beside the update's (slow: a full retraining).
         eval_sample: reflections per side (old, new) whose exact recall the retention report measures.
         reflect_config: the `[reflect]` settings for the new documents; default memo.toml's.
+        train_config: the `[train]` recipe used when the memory records none (`memory_recipe` gives None);
+            default memo.toml's.
         progress: passed on to reflection, training and merging.
 
     Intermediate results (reflections, the trained new memory) live in `<memory>/.work/<update id>/`, keyed by
@@ -169,7 +190,11 @@ def add(
         raise FileNotFoundError(f"no documents at {new_docs}")
     base_spec = parent_manifest["base"]["spec"]
     base_dir = base_dir_for(parent_manifest)
-    recipe = from_table(TrainConfig, (parent_manifest.get("training") or {}).get("config") or {})
+    recorded = memory_recipe(parent_manifest)
+    if recorded is not None:
+        recipe = from_table(TrainConfig, recorded)
+    else:
+        recipe = train_config or load_config().train_config()
     # The fine-tunes' settings are built (and checked) now, so a bad option fails before reflection and training.
     pass_cfg = None
     if plan.strategy == "continue":
@@ -220,8 +245,8 @@ def add(
                                             plan.seed, progress)
         write_union_reflections(parents, tmp)
         manifest = write_merged_manifest(tmp, [parent_manifest, read_manifest(new_artifact)], parents, params,
-                              sorted({d for p in new_pairs for d in p.get("doc_ids", [])}), None,
-                              training=training, metrics=metrics)
+                                         sorted({d for p in new_pairs for d in p.get("doc_ids", [])}), None,
+                                         training=training, metrics=metrics, recipe=recipe.as_dict())
         candidates = {"updated": tmp, "previous": parent, "new_only": new_artifact}
         _finish(store, tmp, manifest, candidates, old_pairs, new_pairs, work, recipe, base_spec, compare_retrain,
                 eval_sample, plan.seed, replayed, progress)
@@ -255,7 +280,8 @@ def _continue(store: MemoryStore, parent: Path, parent_manifest: dict, reflectio
         trained = read_manifest(result)
         manifest = write_merged_manifest(tmp, [parent_manifest], [parent], params,
                                          sorted({d for p in new_pairs for d in p.get("doc_ids", [])}), None,
-                                         training=trained["training"], metrics=trained["metrics"])
+                                         training=trained["training"], metrics=trained["metrics"],
+                                         recipe=recipe.as_dict())
         _finish(store, tmp, manifest, {"updated": tmp, "previous": parent}, old_pairs, new_pairs, work, recipe,
                 base_spec, compare_retrain, eval_sample, plan.seed, [], progress)
     shutil.rmtree(work, ignore_errors=True)

@@ -83,8 +83,8 @@ Schedule = Literal["constant", "linear", "cosine"]
 @dataclass
 class TrainConfig:
     """How a memory is trained (docs/MEMORY.md); memo.toml's `[train]`. Defaults are the fastest recipe measured in
-    bench/train_speed.py. A memory's manifest records it (`from_table(TrainConfig, manifest["training"]["config"])`
-    reads it back)."""
+    bench/train_speed.py. A memory's manifest records it (`training.config`; through merges and updates
+    `memo.merge.update.memory_recipe` finds it; `from_table(TrainConfig, table)` reads it back)."""
 
     method: Method = "full"
     max_epochs: int = 8

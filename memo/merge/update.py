@@ -23,12 +23,12 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Sequence
 
+from ..config import load_config
 from ..formats import MEMORY_MANIFEST as MANIFEST, REFLECTIONS_FILE as REFLECTIONS, REFLECTIONS_MANIFEST
 from ..formats import RETENTION_FILE as RETENTION
 from ..memory.store import MemoryStore
 from ..paths import atomic_write_json, atomic_write_jsonl, read_jsonl
 from ..progress import Progress
-from ..config import load_config
 from ..settings import ReflectConfig, TrainConfig, from_table
 from .merging import (base_dir_for, check_merge, merge_weights, read_manifest, sha256_file, write_merged_manifest,
                       write_union_reflections)

@@ -142,12 +142,14 @@ def time_demo(protocol: str, command: str) -> str:
     import os
 
     from memo.demo import run_demo
+    from memo.memory import MemoryModel
 
     with tempfile.TemporaryDirectory(prefix="memo-demo-bench-") as tmp:
         os.environ["MEMO_CACHE"] = str(Path(tmp) / "cache.sqlite")
         t0 = time.perf_counter()
         report = run_demo(Path(tmp) / "demo", protocol=protocol)
         wall = time.perf_counter() - t0
+        training = MemoryModel.load(Path(tmp) / "demo" / "memory").manifest["training"]
     t = report.seconds
     matched = sum(a.matches for a in report.answers)
     lines = [
@@ -158,9 +160,10 @@ def time_demo(protocol: str, command: str) -> str:
         f"Command: `{command}` (embedded model in every role, fresh work directory and response cache). Goal: at "
         f"least 3 of 4 answers, one of them two-hop, in <= 600 s. Wall time of `run_demo`: {wall:.0f} s.",
         "",
-        f"| reflect s | train s | recall s | ask s ({len(report.answers)} questions) | total s | reflections | memory exact recall | answers matching |",
-        "|---|---|---|---|---|---|---|---|",
-        f"| {t['reflect']:.0f} | {t['train']:.0f} | {t['recall']:.0f} | {t['ask']:.0f} | {t['total']:.0f} | "
+        f"| reflect s | train s | training epochs (steps) | recall s | ask s ({len(report.answers)} questions) | total s | reflections | memory exact recall | answers matching |",
+        "|---|---|---|---|---|---|---|---|---|",
+        f"| {t['reflect']:.0f} | {t['train']:.0f} | {training['epochs_run']} ({training['optimizer_steps']}) | "
+        f"{t['recall']:.0f} | {t['ask']:.0f} | {t['total']:.0f} | "
         f"{report.reflections} | {report.recall['exact']:.0%} | {matched}/{len(report.answers)} |",
         "",
         f"| hops | question | expected | answer ({report.protocol}, executive {report.executive}) | match | degraded | seconds |",

@@ -1,5 +1,6 @@
 """What the serving tests share: a tiny memory trained in the test, two versions of its facts, and a scripted
-executive (tests only) whose replies are valid for the structured protocol's schemas."""
+executive (tests only) whose replies are valid for the structured protocol's schemas (the services under test
+are started with protocol="structured")."""
 
 from __future__ import annotations
 

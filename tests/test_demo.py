@@ -75,11 +75,11 @@ def test_demo_runs_every_stage_end_to_end(tiny_model_dir, tmp_path, monkeypatch)
         monkeypatch.setenv(f"MEMO_{role}", f"hf:{tiny_model_dir}")
     monkeypatch.setattr(demo, "model_for", lambda role, config=None, override=None: ScriptedExecutive())
     work = tmp_path / "demo"
-    result = CliRunner().invoke(app, ["demo", "--workdir", str(work), "--no-show-traces"])
+    result = CliRunner().invoke(app, ["demo", "--workdir", str(work), "--no-show-traces", "--protocol", "structured"])
     assert result.exit_code == 0, result.output
     report = DemoReport.model_validate_json((work / "demo.json").read_text())
     assert [a.question for a in report.answers] == [q.question for q in QUESTIONS]
-    assert set(report.seconds) == {"reflect", "train", "recall", "ask", "total"}
+    assert set(report.seconds) == {"reflect", "train", "recall", "ask", "total"} and report.protocol == "structured"
     assert (work / "reflections" / "manifest.json").is_file() and (work / "memory" / "current").is_symlink()
     assert [a.matches for a in report.answers] == [q.expected == "Mira Castell" for q in QUESTIONS]
     for a, q in zip(report.answers, QUESTIONS):

@@ -112,7 +112,8 @@ def test_memo_ask_with_endpoint_executive_and_remote_memory(server, tmp_path):
     question = "In which city was the founder of Veltrona Labs born?"
     result = CliRunner().invoke(app, [
         "ask", f"{server.url}#memory", question,
-        "--executive", f"{server.url}#executive", "--answer-turns", "1", "--trace", str(tmp_path / "trace.json"),
+        "--executive", f"{server.url}#executive", "--protocol", "structured", "--answer-turns", "1",
+        "--trace", str(tmp_path / "trace.json"),
     ])
     assert result.exit_code == 0, result.output
     assert "Answer: Porto Velho" in result.output

@@ -40,7 +40,7 @@ def store(tmp_path_factory, tiny_base):
 
 @pytest.fixture(scope="module")
 def server(store):
-    service = MemoryService(store, ServeSettings(watch_interval=0.2), executive=ScriptedExecutive())
+    service = MemoryService(store, ServeSettings(watch_interval=0.2), executive=ScriptedExecutive(), protocol="structured")
     with serve_on_loopback(create_app(service, api_key=KEY)) as url:
         yield url, service
 
@@ -168,7 +168,7 @@ def test_saturation_is_429_with_retry_after_and_nothing_is_lost(store):
     from memo.serve import LiveMemory
 
     settings = ServeSettings(max_batch=1, batch_window=0, max_queue=2, max_answers=1, answer_queue=0)
-    service = MemoryService(LiveMemory(store, load=_Slow(0.5)), settings, executive=ScriptedExecutive())
+    service = MemoryService(LiveMemory(store, load=_Slow(0.5)), settings, executive=ScriptedExecutive(), protocol="structured")
     with serve_on_loopback(create_app(service)) as url:
         results: list[httpx.Response] = []
 
@@ -248,7 +248,7 @@ def test_one_request_never_mixes_versions(store):
         def ask(self, *args, **kwargs):
             raise AssertionError("the answer asked a version it did not start with")
 
-    service = MemoryService(store, ServeSettings(), executive=ScriptedExecutive())
+    service = MemoryService(store, ServeSettings(), executive=ScriptedExecutive(), protocol="structured")
 
     async def run():
         async with service.running():
@@ -373,7 +373,8 @@ def test_mcp_over_stdio_with_the_sdk_client(store, tmp_path):
 
     with executive_endpoint() as executive_url:
         params = StdioServerParameters(
-            command=sys.executable, args=["-m", "memo", "mcp", str(store), "--executive", f"{executive_url}#exec"],
+            command=sys.executable, args=["-m", "memo", "mcp", str(store), "--executive", f"{executive_url}#exec",
+                  "--protocol", "structured"],
             env={"PYTHONPATH": str(Path(memo.__file__).parents[1]),
                  "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "MEMO_CACHE": str(tmp_path / "cache.sqlite")},
             cwd=str(tmp_path))
@@ -393,7 +394,7 @@ def test_mcp_over_streamable_http_with_the_sdk_client_and_a_key(store):
 
     from memo.serve import create_mcp_http_app
 
-    service = MemoryService(store, ServeSettings(), executive=ScriptedExecutive())
+    service = MemoryService(store, ServeSettings(), executive=ScriptedExecutive(), protocol="structured")
     with serve_on_loopback(create_mcp_http_app(service, api_key=KEY)) as url:
         endpoint = url.removesuffix("/v1") + "/mcp"
         assert httpx.post(endpoint, json={}).status_code == 401

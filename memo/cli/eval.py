@@ -9,6 +9,7 @@ import typer
 from rich.table import Table
 
 from ..eval import BASE_METHODS, evaluate
+from ..executive import DEFAULT_PROTOCOL
 from ..eval.report import percent
 from ._common import RichProgress, config, console, run_cli
 
@@ -18,7 +19,7 @@ def eval_command(
         "--dataset", "-d", help="musique:FILE | narrativeqa:PATH | jsonl:FILE (with --corpus) | corpus:DIR.")],
     output: Annotated[Path, typer.Option("--output", "-o", help="Run directory (re-run the command to resume).")],
     methods: Annotated[str, typer.Option(
-        help=f"Comma-separated: {', '.join(BASE_METHODS)}, memo (= memo:structured), memo:PROTOCOL, memo:*.")
+        help=f"Comma-separated: {', '.join(BASE_METHODS)}, memo (= memo:{DEFAULT_PROTOCOL}), memo:PROTOCOL, memo:*.")
     ] = "closed_book,bm25,dense,oracle,memo_gold,bm25_gold,memo",
     limit: Annotated[Optional[int], typer.Option(help="Evaluate the first N questions only.")] = None,
     corpus: Annotated[Optional[str], typer.Option(help="The corpus a jsonl: dataset's evidence ids name.")] = None,

@@ -9,6 +9,7 @@ from typing import Annotated, Optional
 
 import typer
 
+from ..executive import DEFAULT_PROTOCOL, PROTOCOLS
 from ._common import OPTIONS, config, err_console, fail, run_cli
 
 _KEY_HELP = "Bearer key every request must carry (default: MEMO_API_KEY); required to listen beyond 127.0.0.1."
@@ -44,7 +45,7 @@ NameOpt = Annotated[Optional[str], typer.Option(help="Model id of the memory (de
 ExecutiveOpt = Annotated[Optional[list[str]], typer.Option(
     "--executive", "-e", help="Executive spec(s) the `memo` model may use; the first is the default (default: "
                               "the config's executive role). Repeat to offer several.")]
-ProtocolOpt = Annotated[str, typer.Option(help="Default protocol of the `memo` model: structured | single | multi.")]
+ProtocolOpt = Annotated[str, typer.Option(help=f"Default protocol of the `memo` model: {' | '.join(PROTOCOLS)}.")]
 BatchOpt = Annotated[int, typer.Option(help="Most memory questions in one batched generation (1: no batching).")]
 WindowOpt = Annotated[float, typer.Option(help="Milliseconds a request waits for others to batch with.")]
 QueueOpt = Annotated[int, typer.Option(help="Memory requests waiting at most; more are refused with 429.")]
@@ -60,7 +61,7 @@ def serve(
     api_key: KeyOpt = None,
     name: NameOpt = None,
     executive: ExecutiveOpt = None,
-    protocol: ProtocolOpt = "structured",
+    protocol: ProtocolOpt = DEFAULT_PROTOCOL,
     max_batch: BatchOpt = 16,
     batch_window_ms: WindowOpt = 10.0,
     max_queue: QueueOpt = 256,
@@ -91,7 +92,7 @@ def mcp(
     api_key: KeyOpt = None,
     name: NameOpt = None,
     executive: ExecutiveOpt = None,
-    protocol: ProtocolOpt = "structured",
+    protocol: ProtocolOpt = DEFAULT_PROTOCOL,
 ) -> None:
     """Serve a memory as MCP tools (ask_memory, answer, memory_info) over stdio or streamable HTTP (default limits
     and batching: see `memo serve`)."""

@@ -5,7 +5,7 @@ baselines) and, outside the MeMo protocols, through the same reading prompt (`me
     bm25, dense     the top-k passages of BM25 / dense retrieval (paper section 6: top-9 documents)
     oracle          the gold evidence documents (perfect retrieval)
     memo:PROTOCOL   the executive questions the memory with PROTOCOL (any key of memo.executive.PROTOCOLS);
-                    `memo` alone is memo:structured, `memo:*` every protocol
+                    `memo` alone is memo:DEFAULT_PROTOCOL, `memo:*` every protocol
     memo_gold       the gold single-hop steps asked of the memory in order (memo.eval.chains): the memory alone
     bm25_gold,      the same chain, each step answered by the reader from BM25 / dense retrieval
     dense_gold
@@ -19,7 +19,7 @@ from typing import Annotated, Any, Callable, Sequence
 
 from pydantic import BaseModel, StringConstraints
 
-from ..executive import PROTOCOLS, MemoryClient, ask
+from ..executive import DEFAULT_PROTOCOL, PROTOCOLS, MemoryClient, ask
 from ..llm import ChatModel, GenParams, StructuredOutputError
 from ..records import ABSTAIN
 from ..settings import EvalConfig, ExecutiveSettings
@@ -37,13 +37,14 @@ class ReaderAnswer(BaseModel):
 
 
 def expand_methods(names: Sequence[str]) -> list[str]:
-    """Method names with `memo` -> `memo:structured` and `memo:*` -> every protocol; ValueError for unknown ones."""
+    """Method names with `memo` -> `memo:DEFAULT_PROTOCOL` and `memo:*` -> every protocol; ValueError for unknown
+    ones."""
     out: list[str] = []
     for name in (n.strip() for n in names):
         if not name:
             continue
         if name == "memo":
-            name = "memo:structured"
+            name = f"memo:{DEFAULT_PROTOCOL}"
         expanded = [f"memo:{p}" for p in PROTOCOLS] if name == "memo:*" else [name]
         for m in expanded:
             if m not in BASE_METHODS and not (m.startswith("memo:") and m[5:] in PROTOCOLS):

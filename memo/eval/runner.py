@@ -75,7 +75,7 @@ def evaluate(
         output: the run directory (module docstring for its layout). A directory holding the same evaluation
             is resumed: finished rows are skipped, and `methods` adds to those already recorded.
         methods: names from `BASE_METHODS` ("closed_book", "bm25", "dense", "oracle", "memo_gold", "bm25_gold",
-            "dense_gold") and "memo" (= "memo:structured"), "memo:PROTOCOL" or "memo:*"
+            "dense_gold") and "memo" (= "memo:" + memo.executive.DEFAULT_PROTOCOL), "memo:PROTOCOL" or "memo:*"
             (`memo.eval.methods`).
         corpus: the documents a `jsonl:` dataset's evidence ids name.
         memory: a memory path, a served memory (`http://host:port/v1#MODEL`) or a `MemoryClient`, used in every

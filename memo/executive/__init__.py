@@ -4,8 +4,8 @@
     result = ask("mem/", "In which city was the founder of Veltrona Labs born?")
     result.answer, result.justification, result.citations    # and result.trace: every step and exchange
 
-`protocol` is "structured" (the paper's three stages plus final synthesis), "chain" (the question as a chain of
-single-hop questions, MuSiQue's decomposition format, asked step by step), "single" (decompose once, ask,
+`protocol` is "chain" (the default: the question as a chain of single-hop questions, MuSiQue's decomposition
+format, asked step by step), "structured" (the paper's three stages plus final synthesis), "single" (decompose once, ask,
 answer) or "multi" (an unstructured loop of at most 15 turns). Whatever the protocol, the memory's answer to the
 question itself is never silently lost: `AskResult.degraded` lists every fallback. Formats: docs/EXECUTIVE.md.
 """
@@ -31,8 +31,10 @@ __all__ = [
 ]
 
 PROTOCOLS = {"structured": run_structured, "chain": run_chain, "single": run_single, "multi": run_multi}
-#: The protocol `ask`, `memo ask` and `memo demo` use unless told otherwise.
-DEFAULT_PROTOCOL = "structured"
+#: The protocol `ask`, `memo ask`, `memo demo`, `memo serve` and `memo eval`'s `memo` use unless told otherwise.
+#: `chain`: on the demo, as accurate as `structured` with the embedded executive, at a third of the wall time and a
+#: fifth of the executive tokens, and nothing degraded (docs/BENCHMARKS.md, "Executive").
+DEFAULT_PROTOCOL = "chain"
 
 
 def ask(

@@ -22,7 +22,7 @@ from typing import Any, AsyncIterator, Sequence
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from ..config import Config, load_config
-from ..executive import PROTOCOLS, AskResult, LocalMemory, ask
+from ..executive import DEFAULT_PROTOCOL, PROTOCOLS, AskResult, LocalMemory, ask
 from ..llm import ChatModel, model_for
 from ..memory import MemoryAnswer
 from ..settings import ExecutiveSettings
@@ -116,7 +116,7 @@ class MemoryService:
         executive: the executive spec(s) or ChatModel(s) offered; the first is the default (default: the
             config's executive role). A request may pick another one only among these; specs are loaded on
             first use.
-        protocol: the answerer's default protocol, a key of `memo.executive.PROTOCOLS` (default "structured").
+        protocol: the answerer's default protocol, a key of `memo.executive.PROTOCOLS` (default `DEFAULT_PROTOCOL`).
         executive_settings: the answerer's default `ExecutiveSettings`; default memo.toml's `[executive]`.
         config: the configuration the executive models are loaded with; default `load_config()`.
         name: the model id the memory is served under; default the store's directory name.
@@ -130,7 +130,7 @@ class MemoryService:
 
     def __init__(self, memory: str | Path | LiveMemory, settings: ServeSettings | None = None, *,
                  executive: str | ChatModel | Sequence[str | ChatModel] | None = None,
-                 protocol: str = "structured", executive_settings: ExecutiveSettings | None = None,
+                 protocol: str = DEFAULT_PROTOCOL, executive_settings: ExecutiveSettings | None = None,
                  config: Config | None = None, name: str | None = None):
         self.config = config or load_config()
         self.settings = settings or ServeSettings()

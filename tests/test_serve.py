@@ -277,6 +277,19 @@ def test_refuses_to_listen_beyond_loopback_without_a_key(store, monkeypatch):
     assert "Traceback" not in result.output
 
 
+def test_a_blank_key_counts_as_no_key(tmp_path, monkeypatch):
+    """A whitespace MEMO_API_KEY / --api-key must not open a server to the network (it is refused before loading)."""
+    for blank in ("", " ", "\t \n"):
+        with pytest.raises(ValueError, match="refusing to listen"):
+            check_bind("0.0.0.0", blank)
+    monkeypatch.setenv("MEMO_API_KEY", " ")
+    missing = str(tmp_path / "no-memory")
+    for args in (["serve", missing, "--host", "0.0.0.0"],
+                 ["mcp", missing, "--transport", "http", "--host", "0.0.0.0", "--api-key", "  "]):
+        result = CliRunner().invoke(cli, args)
+        assert result.exit_code == 1 and "refusing to listen on 0.0.0.0" in result.output, result.output
+
+
 @pytest.mark.slow  # a whole process: imports and loading take ~20 s here
 def test_memo_serve_command_serves_with_the_key_from_the_environment(store, tmp_path):
     """The real `memo serve` process: MEMO_API_KEY is its key, the openai client gets answers, Ctrl-C stops it."""

@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from .batching import DynamicBatcher, MemoryResult, Saturated
-from .guard import check_bind, is_loopback
+from .guard import bearer_key, check_bind, is_loopback
 from .live import LiveMemory, Loaded
 from .mcp_server import create_mcp_http_app, create_mcp_server, run_stdio
 from .openai_api import create_app
@@ -21,8 +21,8 @@ from .service import ANSWERER_MODEL, AnswerOptions, MemoryService, ServeSettings
 
 __all__ = [
     "ANSWERER_MODEL", "AnswerOptions", "DynamicBatcher", "LiveMemory", "Loaded", "MemoryResult", "MemoryService",
-    "Saturated", "ServeSettings", "VersionNotServed", "check_bind", "create_app", "create_mcp_http_app",
-    "create_mcp_server", "is_loopback", "run_stdio", "serve_http",
+    "Saturated", "ServeSettings", "VersionNotServed", "bearer_key", "check_bind", "create_app",
+    "create_mcp_http_app", "create_mcp_server", "is_loopback", "run_stdio", "serve_http",
 ]
 
 

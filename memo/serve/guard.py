@@ -35,20 +35,26 @@ def is_loopback(host: str) -> bool:
         return False
 
 
+def bearer_key(api_key: str | None) -> str | None:
+    """The key a server checks: `api_key` without surrounding whitespace; None (no key) when it is None or blank."""
+    return (api_key or "").strip() or None
+
+
 def check_bind(host: str, api_key: str | None) -> None:
-    """Refuse to listen beyond this machine without an API key (ValueError with the fix)."""
-    if not is_loopback(host) and not api_key:
+    """Refuse to listen beyond this machine without an API key (a blank key counts as none; ValueError with the
+    fix)."""
+    if not is_loopback(host) and not bearer_key(api_key):
         raise ValueError(f"refusing to listen on {host} without an API key: anyone who can reach it could use the "
                          "memory. Pass --api-key (or set MEMO_API_KEY), or listen on 127.0.0.1")
 
 
 class Guard:
     """ASGI middleware: request id (`X-Request-ID`, taken from the request when sane, else new), bearer key on every
-    route when `api_key` is set (401), request bodies above `max_body_bytes` refused (413), one access-log line
+    route when `api_key` is set and not blank (401), request bodies above `max_body_bytes` refused (413), one access-log line
     per request, and a JSON 500 without details for anything that escapes the app."""
 
     def __init__(self, app, api_key: str | None = None, max_body_bytes: int = 1 << 20):
-        self.app, self.api_key, self.max_body_bytes = app, api_key, max_body_bytes
+        self.app, self.api_key, self.max_body_bytes = app, bearer_key(api_key), max_body_bytes
 
     async def __call__(self, scope, receive, send) -> None:
         if scope["type"] != "http":

@@ -23,6 +23,23 @@ def test_normalisation_is_squad_s():
     assert normalize_answer("An apple, a pear") == "apple pear"
 
 
+@pytest.mark.parametrize("limit", [0, -2])
+def test_a_limit_below_one_is_refused_before_anything_is_written(tmp_path, monkeypatch, limit):
+    from typer.testing import CliRunner
+
+    from memo.cli import app
+    from memo.eval import EvalError, evaluate
+
+    monkeypatch.chdir(tmp_path)
+    data = tmp_path / "musique.json"  # never read: the limit is checked first
+    with pytest.raises(EvalError, match="limit must be at least 1"):
+        evaluate(f"musique:{data}", tmp_path / "run", ["closed_book"], limit=limit)
+    result = CliRunner().invoke(app, ["eval", "-d", f"musique:{data}", "-o", str(tmp_path / "run"),
+                                      "--methods", "closed_book", "--limit", str(limit)])
+    assert result.exit_code == 1 and "limit must be at least 1" in result.output, result.output
+    assert len(result.output.strip().splitlines()) == 1 and not (tmp_path / "run").exists()
+
+
 def test_exact_match_and_f1_hand_computed():
     # prediction tokens: [june, 1982, in, barcelona]; gold [june, 1982]: P = 2/4, R = 2/2, F1 = 2PR/(P+R) = 2/3
     assert token_f1("June 1982 in Barcelona", ["June 1982"]) == pytest.approx(2 / 3)

@@ -82,7 +82,7 @@ def evaluate(
             condition; None builds one per condition from its corpus (`build_memory`: `memo.reflect.reflect`
             with memo.toml's `[reflect]`, `memo.memory.train` with its `[train]` and `memory_base` role),
             recording the build cost.
-        limit: evaluate only the first `limit` questions (all when None).
+        limit: evaluate only the first `limit` questions (all when None); at least 1.
         config: the `[eval]` settings (`EvalConfig`: top_k passages, context_tokens, runs, distractors per
             evidence document, concurrency, judge on/off, ...); default memo.toml's.
         executive: the model (spec or ChatModel) that drives the MeMo protocols and reads for every baseline;
@@ -104,10 +104,13 @@ def evaluate(
     Raises DatasetError (a ValueError) for a bad dataset spec or file, CorpusError for a `corpus:` directory with
     no usable document, EvalError (a ValueError) for an output directory holding a different evaluation or
     something else, distractors in own-corpus mode, too few non-evidence documents for the distractors asked,
-    or no held-out question written, ValueError for unknown methods, ConfigError for a bad memo.toml, and
+    or no held-out question written, EvalError for a `limit` below 1 (before anything is read or written),
+    ValueError for unknown methods, ConfigError for a bad memo.toml, and
     LLMError when a model cannot be loaded or its endpoint fails as a whole; plus what `build_memory` raises
     (`reflect`, `train`) when it builds the memory.
     """
+    if limit is not None and limit < 1:
+        raise EvalError(f"limit must be at least 1 question (got {limit}); leave it out to evaluate them all")
     settings = settings or load_config()
     cfg = config or settings.eval_config()
     progress = or_silent(progress)

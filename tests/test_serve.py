@@ -19,7 +19,7 @@ from typer.testing import CliRunner
 from memo.cli import app as cli
 from memo.executive import RemoteMemory
 from memo.memory import MemoryModel
-from memo.serve import MemoryService, ServeSettings, check_bind, create_app
+from memo.serve import MemoryService, ServeSettings, check_bind, check_port, create_app
 
 KEY = "test-key-123"
 ALPHA = "What is the code of vault Alpha?"
@@ -288,6 +288,29 @@ def test_a_blank_key_counts_as_no_key(tmp_path, monkeypatch):
                  ["mcp", missing, "--transport", "http", "--host", "0.0.0.0", "--api-key", "  "]):
         result = CliRunner().invoke(cli, args)
         assert result.exit_code == 1 and "refusing to listen on 0.0.0.0" in result.output, result.output
+
+
+def test_a_bad_or_busy_port_is_one_line_before_anything_loads(tmp_path, monkeypatch):
+    import socket
+
+    monkeypatch.delenv("MEMO_API_KEY", raising=False)
+    missing = str(tmp_path / "no-memory")  # never loaded: the port is checked first
+    for port in ("0", "99999", "-1"):
+        for command in (["serve", missing], ["mcp", missing, "--transport", "http"]):
+            result = CliRunner().invoke(cli, [*command, "--port", port])
+            assert result.exit_code == 1 and f"port {port} is out of range" in result.output, result.output
+            assert len(result.output.strip().splitlines()) == 1
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        with pytest.raises(ValueError, match="in use"):
+            check_port("127.0.0.1", port)
+        for command in (["serve", missing], ["mcp", missing, "--transport", "http"]):
+            result = CliRunner().invoke(cli, [*command, "--port", str(port)])
+            assert result.exit_code == 1, result.output
+            assert result.output.strip() == f"error: port {port} on 127.0.0.1 is in use; pick another with --port"
+    check_port("127.0.0.1", port)  # free again
 
 
 @pytest.mark.slow  # a whole process: imports and loading take ~20 s here

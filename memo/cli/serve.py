@@ -70,10 +70,11 @@ def serve(
     max_body_kb: BodyOpt = 1024,
 ) -> None:
     """Serve a memory over an OpenAI-compatible API: the memory itself and `memo` (the whole answerer)."""
-    from ..serve import bearer_key, check_bind, create_app, serve_http
+    from ..serve import bearer_key, check_bind, check_port, create_app, serve_http
 
     api_key = bearer_key(api_key)
     run_cli(check_bind, host, api_key)
+    run_cli(check_port, host, port)
     service = _service(memory, name, executive, protocol, max_batch=max_batch, batch_window=batch_window_ms / 1000,
                        max_queue=max_queue, max_answers=max_answers, max_tokens_limit=max_tokens_limit,
                        max_body_bytes=max_body_kb * 1024)
@@ -99,13 +100,14 @@ def mcp(
     and batching: see `memo serve`)."""
     import anyio
 
-    from ..serve import bearer_key, check_bind, create_mcp_http_app, run_stdio, serve_http
+    from ..serve import bearer_key, check_bind, check_port, create_mcp_http_app, run_stdio, serve_http
 
     api_key = bearer_key(api_key)
     if transport not in ("stdio", "http"):
         fail(f"unknown transport {transport!r}; choose stdio or http")
     if transport == "http":
         run_cli(check_bind, host, api_key)
+        run_cli(check_port, host, port)
     service = _service(memory, name, executive, protocol)
     _log_to_stderr()
     if transport == "stdio":

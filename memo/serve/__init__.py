@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from .batching import DynamicBatcher, MemoryResult, Saturated
-from .guard import bearer_key, check_bind, is_loopback
+from .guard import bearer_key, check_bind, check_port, is_loopback
 from .live import LiveMemory, Loaded
 from .mcp_server import create_mcp_http_app, create_mcp_server, run_stdio
 from .openai_api import create_app
@@ -21,8 +21,8 @@ from .service import ANSWERER_MODEL, AnswerOptions, MemoryService, ServeSettings
 
 __all__ = [
     "ANSWERER_MODEL", "AnswerOptions", "DynamicBatcher", "LiveMemory", "Loaded", "MemoryResult", "MemoryService",
-    "Saturated", "ServeSettings", "VersionNotServed", "bearer_key", "check_bind", "create_app",
-    "create_mcp_http_app", "create_mcp_server", "is_loopback", "run_stdio", "serve_http",
+    "Saturated", "ServeSettings", "VersionNotServed", "bearer_key", "check_bind", "check_port",
+    "create_app", "create_mcp_http_app", "create_mcp_server", "is_loopback", "run_stdio", "serve_http",
 ]
 
 
@@ -31,10 +31,12 @@ def serve_http(app: Any, host: str, port: int, api_key: str | None = None, log_l
 
     host / port: where to listen (e.g. "127.0.0.1", 8000). api_key: the key the app was built with; only checked
     here against `host`: a non-loopback `host` without a key raises ValueError before anything listens
-    (`check_bind`). log_level: uvicorn's ("info", "warning", ...). uvicorn's own access log is off: access lines
-    come from the app's log (`memo.serve`), with request ids. Errors binding the port come from uvicorn.
+    (`check_bind`); a port out of range or one that cannot be bound (in use) raises ValueError (`check_port`).
+    log_level: uvicorn's ("info", "warning", ...). uvicorn's own access log is off: access lines come from the
+    app's log (`memo.serve`), with request ids.
     """
     import uvicorn
 
     check_bind(host, api_key)
+    check_port(host, port)
     uvicorn.run(app, host=host, port=port, log_level=log_level, access_log=False)

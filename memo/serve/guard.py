@@ -7,11 +7,13 @@ A pure ASGI middleware (it works for streamed responses too). Errors are OpenAI-
 
 from __future__ import annotations
 
+import errno
 import hmac
 import ipaddress
 import json
 import logging
 import re
+import socket
 import time
 import uuid
 from typing import Any
@@ -46,6 +48,28 @@ def check_bind(host: str, api_key: str | None) -> None:
     if not is_loopback(host) and not bearer_key(api_key):
         raise ValueError(f"refusing to listen on {host} without an API key: anyone who can reach it could use the "
                          "memory. Pass --api-key (or set MEMO_API_KEY), or listen on 127.0.0.1")
+
+
+def check_port(host: str, port: int) -> None:
+    """Refuse a port outside 1-65535, or one this process cannot listen on at `host` (in use, not allowed, an
+    address not of this machine), before anything loads: ValueError with the fix. Binds and closes a socket
+    with SO_REUSEADDR, as uvicorn does, so a port in TIME_WAIT is not reported; another process may still take
+    the port between this check and the server's start."""
+    if not 1 <= port <= 65535:
+        raise ValueError(f"port {port} is out of range: pick one from 1 to 65535 with --port")
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM,
+                                                             flags=socket.AI_PASSIVE)[0]
+    except socket.gaierror as exc:
+        raise ValueError(f"cannot listen on {host}: {exc.strerror}") from exc
+    with socket.socket(family, kind, proto) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind(address)
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                raise ValueError(f"port {port} on {host} is in use; pick another with --port") from exc
+            raise ValueError(f"cannot listen on {host} port {port}: {exc.strerror}") from exc
 
 
 class Guard:

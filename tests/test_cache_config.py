@@ -193,6 +193,20 @@ def test_stage_settings_of_the_wrong_type_fail_when_the_file_loads(tmp_path, tab
         load_config()
 
 
+def test_doctor_renders_its_error_lines_and_keeps_brackets_of_the_problem(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # no memo.toml
+    monkeypatch.setenv("MEMO_CACHE", "off")
+    for role in ("GENERATOR", "EXECUTIVE", "MEMORY_BASE", "JUDGE"):  # every role fails at once: nothing loads
+        monkeypatch.setenv(f"MEMO_{role}", "nonsense[bold]spec")
+    result = CliRunner().invoke(app, ["doctor"])
+    errors = [line for line in result.output.splitlines() if line.startswith("error:")]
+    assert result.exit_code == 1 and errors, result.output
+    assert "[bold red]" not in result.output
+    assert all("nonsense[bold]spec" in line and "unknown model spec" in line for line in errors)
+    rows = [line for line in result.output.splitlines() if "fails" in line]
+    assert len(rows) == 4 and all("nonsense[bold]spec" in line for line in rows)
+
+
 def test_cli_help_chat_and_errors(tiny_model_dir, monkeypatch):
     runner = CliRunner()
     assert runner.invoke(app, ["--help"]).exit_code == 0

@@ -48,7 +48,7 @@ def doctor(
     for role in ROLES:
         spec = cfg.spec_for(role)
         if not probe:
-            roles.add_row(role, spec, "not probed", "")
+            roles.add_row(role, escape(spec), "not probed", "")
             continue
         key = (spec, role == "executive")  # the embedded executive is the embedded model plus its adapter
         if key not in seen:
@@ -60,13 +60,13 @@ def doctor(
                           f"[yellow]answers, without text in 4 tokens[/] ({reply.reason})")
                 seen[key] = (status, f"{time.perf_counter() - t0:.1f}")
             except Exception as exc:  # noqa: BLE001 - doctor reports every failure, whatever it is
-                problems.append(f"{spec}: {type(exc).__name__}: {exc}")
+                problems.append(escape(f"{spec}: {type(exc).__name__}: {exc}"))
                 seen[key] = ("[red]fails[/] (see below)", f"{time.perf_counter() - t0:.1f}")
-        roles.add_row(role, spec, *seen[key])
+        roles.add_row(role, escape(spec), *seen[key])
     console.print(roles)
     print_local_servers()
     for problem in problems:
-        err_console.print(f"[bold red]error:[/] {problem}", soft_wrap=True, markup=False)
+        err_console.print(f"[bold red]error:[/] {problem}", soft_wrap=True, highlight=False)
     if problems:
         raise typer.Exit(1)
 

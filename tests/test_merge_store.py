@@ -174,6 +174,19 @@ def test_a_merge_killed_midway_leaves_the_current_version_intact(memories, store
     assert merge([store_a, memories["B"]], store_a).name == "v0002"
 
 
+def test_rollback_to_a_version_that_is_neither_name_nor_number_lists_the_versions(tmp_path):
+    from memo.cli import app
+    from memo.formats import MEMORY_MANIFEST
+
+    for name in ("v0001", "v0002"):  # only the listing is read: the refusal comes before any check of the files
+        (tmp_path / "mem" / "versions" / name).mkdir(parents=True)
+        (tmp_path / "mem" / "versions" / name / MEMORY_MANIFEST).write_text("{}")
+    with pytest.raises(ValueError, match="must look like v0001 or 1; .* has v0001, v0002"):
+        rollback(tmp_path / "mem", "garbage")
+    result = CliRunner().invoke(app, ["rollback", str(tmp_path / "mem"), "garbage"])
+    assert result.exit_code == 1 and "has v0001, v0002" in result.output and "int()" not in result.output
+
+
 def test_cli_versions_rollback_and_clear_errors(memories, store_a, tmp_path):
     from memo.cli import app
 

@@ -52,9 +52,17 @@ def rollback(memory: str | Path, version: str) -> Path:
 
     Versions are immutable, so this only moves the `current` pointer (atomically); no version is deleted and
     rolling forward again is another rollback.
+
+    version: a version name ("v0001") or its number ("1"). Raises FileNotFoundError when `memory` is not a store
+    or has no such version (the message lists its versions), ValueError when `version` is neither a name nor a
+    number, CorruptMemoryError when a file of the version changed since it was written.
     """
     store = open_store(memory)
-    version = version if version.startswith("v") else f"v{int(version):04d}"
+    if not version.startswith("v"):
+        if not version.isdigit():
+            raise ValueError(f"version {version!r} must look like v0001 or 1; {memory} has "
+                             f"{', '.join(store.versions()) or 'none'}")
+        version = f"v{int(version):04d}"
     path = store.path_of(version)
     verify_artifact(path)  # CorruptMemoryError if a file changed since the version was written
     store.set_current(version)

@@ -187,6 +187,15 @@ def test_rollback_to_a_version_that_is_neither_name_nor_number_lists_the_version
     assert result.exit_code == 1 and "has v0001, v0002" in result.output and "int()" not in result.output
 
 
+def test_merge_weights_that_are_not_numbers_are_one_line(tmp_path):
+    from memo.cli import app
+
+    missing = str(tmp_path / "mem")  # never opened: the weights are read first
+    result = CliRunner().invoke(app, ["merge", missing, missing, "-o", str(tmp_path / "mm"), "--weights", "1,x"])
+    assert result.exit_code == 1 and result.output.startswith("error: --weights must be comma-separated numbers")
+    assert len(result.output.strip().splitlines()) == 1 and not (tmp_path / "mm").exists()
+
+
 def test_cli_versions_rollback_and_clear_errors(memories, store_a, tmp_path):
     from memo.cli import app
 

@@ -12,7 +12,7 @@ from rich.table import Table
 from ..formats import RETENTION_FILE
 from ..merge import METHODS, UpdatePlan, add as add_documents, list_versions, merge as merge_memories
 from ..merge import rollback as rollback_to
-from ._common import RichProgress, config, console, run_cli
+from ._common import RichProgress, config, console, fail, run_cli
 
 DEFAULT = UpdatePlan()
 
@@ -28,7 +28,10 @@ def merge(
         help="Take task vectors against this model dir instead of the manifests' base.")] = None,
 ) -> None:
     """Merge memories trained from one base into a new version (task vectors against the true base)."""
-    w = [float(x) for x in weights.split(",")] if weights else None
+    try:
+        w = [float(x) for x in weights.split(",")] if weights else None
+    except ValueError:
+        fail(f"--weights must be comma-separated numbers, one per memory, e.g. 1,0.5 (got {weights!r})")
     path = run_cli(merge_memories, memories, out, method=method, density=density, weights=w, seed=seed, base=base,
                    progress=RichProgress())
     console.print(f"merged {len(memories)} memories with {method} -> {path}")

@@ -207,6 +207,13 @@ def test_doctor_renders_its_error_lines_and_keeps_brackets_of_the_problem(tmp_pa
     assert len(rows) == 4 and all("nonsense[bold]spec" in line for line in rows)
 
 
+@pytest.mark.parametrize("command", [["recall", "no-memory", "q"], ["chat", "--model", "nonsense-spec", "hi"]])
+def test_max_tokens_below_one_is_a_usage_error(command, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(app, [*command, "--max-tokens", "0"])
+    assert result.exit_code == 2 and "--max-tokens" in result.output and "Traceback" not in result.output
+
+
 def test_cli_help_chat_and_errors(tiny_model_dir, monkeypatch):
     runner = CliRunner()
     assert runner.invoke(app, ["--help"]).exit_code == 0

@@ -92,7 +92,7 @@ def chat(
     model: Annotated[Optional[str], typer.Option("--model", "-m", help="A model spec; overrides --role.")] = None,
     system: Annotated[Optional[str], typer.Option(help="A system message.")] = None,
     temperature: Annotated[float, typer.Option()] = 0.0,
-    max_tokens: Annotated[int, typer.Option()] = 256,
+    max_tokens: Annotated[int, typer.Option(min=1, help="Longest answer, in tokens.")] = 256,
     seed: Annotated[int, typer.Option()] = 0,
     as_json: Annotated[bool, typer.Option("--json", help="Print usage counters as JSON after the answer.")] = False,
 ) -> None:

@@ -58,7 +58,7 @@ def recall(
     eval_file: Annotated[Optional[Path], typer.Option(
         "--eval", help="Score recall on a reflection dir or QA JSONL instead.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
-    max_tokens: Annotated[int, typer.Option(help="Longest answer, in tokens.")] = 128,
+    max_tokens: Annotated[int, typer.Option(min=1, help="Longest answer, in tokens.")] = 128,
 ) -> None:
     """Ask a memory questions from its weights alone, or measure its recall on known pairs."""
     if not questions and eval_file is None:

@@ -136,6 +136,11 @@ class TrainConfig:
             raise ValueError("phrasings >= 0, max_epochs >= 1, batch_size >= 1 and grad_accum >= 1 are required")
         if self.train_modules not in ("all", "mlp"):
             raise ValueError(f"train_modules must be 'all' or 'mlp', not {self.train_modules!r}")
+        if self.lr is not None and not self.lr > 0:
+            raise ValueError(f"lr must be above 0, not {self.lr}")
+        if not 0 < self.replay_share <= 1:
+            raise ValueError(f"replay_share must be above 0 and at most 1 (a share of the old reflections), "
+                             f"not {self.replay_share}")
 
     def learning_rate(self) -> float:
         return self.lr if self.lr is not None else (1e-3 if self.method == "lora" else 2e-4)

@@ -280,6 +280,17 @@ def test_bad_training_data_names_the_line(tmp_path, lines, message):
         load_dataset(bad)
 
 
+@pytest.mark.parametrize("field, values, message", [
+    ("lr", [0.0, -1e-3, float("nan")], "lr must be above 0"),
+    ("replay_share", [0.0, -0.5, 7.0, float("nan")], "replay_share must be above 0 and at most 1"),
+])
+def test_train_settings_out_of_range_are_refused(field, values, message):
+    for value in values:
+        with pytest.raises(ValueError, match=message):
+            TrainConfig(**{field: value})
+    TrainConfig(**{field: 1.0})  # the edge that is allowed
+
+
 def test_missing_data_and_unknown_base_are_clear_errors(tmp_path):
     from memo.llm import LLMError
 

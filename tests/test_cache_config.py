@@ -214,6 +214,12 @@ def test_max_tokens_below_one_is_a_usage_error(command, tmp_path, monkeypatch):
     assert result.exit_code == 2 and "--max-tokens" in result.output and "Traceback" not in result.output
 
 
+def test_doctor_help_gives_the_probe_length_it_sends(monkeypatch):
+    monkeypatch.setenv("COLUMNS", "200")  # one help line per option
+    result = CliRunner().invoke(app, ["doctor", "--help"])
+    assert result.exit_code == 0 and "Send a 4-token request" in result.output  # max_tokens=4, as docs/BACKENDS.md
+
+
 def test_cli_help_chat_and_errors(tiny_model_dir, monkeypatch):
     runner = CliRunner()
     assert runner.invoke(app, ["--help"]).exit_code == 0

@@ -19,8 +19,11 @@ from ..paths import memo_home
 from ._common import config, console, err_console, fail, run_cli
 
 
+_PROBE_TOKENS = 4  # the length of the probe request of `memo doctor` (docs/BACKENDS.md): room for "OK."
+
+
 def doctor(
-    probe: Annotated[bool, typer.Option(help="Send a one-token request to each role's model.")] = True,
+    probe: Annotated[bool, typer.Option(help=f"Send a {_PROBE_TOKENS}-token request to each role's model.")] = True,
 ) -> None:
     """Versions, cache location, each role's model and whether it answers, and local OpenAI-compatible servers."""
     cfg = config()
@@ -55,9 +58,9 @@ def doctor(
             t0 = time.perf_counter()
             try:
                 model = load_model(spec, cfg, cache=False, role=role)
-                [reply] = model.complete_batch(["Say OK."], GenParams(max_tokens=4))
+                [reply] = model.complete_batch(["Say OK."], GenParams(max_tokens=_PROBE_TOKENS))
                 status = (f"[green]answers[/] ({escape(repr(reply.text[:20]))})" if isinstance(reply, Completion) else
-                          f"[yellow]answers, without text in 4 tokens[/] ({reply.reason})")
+                          f"[yellow]answers, without text in {_PROBE_TOKENS} tokens[/] ({reply.reason})")
                 seen[key] = (status, f"{time.perf_counter() - t0:.1f}")
             except Exception as exc:  # noqa: BLE001 - doctor reports every failure, whatever it is
                 problems.append(escape(f"{spec}: {type(exc).__name__}: {exc}"))

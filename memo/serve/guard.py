@@ -74,8 +74,8 @@ def check_port(host: str, port: int) -> None:
 
 class Guard:
     """ASGI middleware: request id (`X-Request-ID`, taken from the request when sane, else new), bearer key on every
-    route when `api_key` is set and not blank (401), request bodies above `max_body_bytes` refused (413), one access-log line
-    per request, and a JSON 500 without details for anything that escapes the app."""
+    route when `api_key` is set and not blank (401), request bodies above `max_body_bytes` refused (413), one
+    access-log line per request, and a JSON 500 without details for anything that escapes the app."""
 
     def __init__(self, app, api_key: str | None = None, max_body_bytes: int = 1 << 20):
         self.app, self.api_key, self.max_body_bytes = app, bearer_key(api_key), max_body_bytes

@@ -152,7 +152,7 @@ class TrainConfig:
 
 class ExecutiveSettings(BaseModel):
     """Budgets and temperatures of the executive (docs/EXECUTIVE.md); memo.toml's `[executive]`. Defaults are the
-    research code's (paper section 4)."""
+    research code's (the MeMo paper's three-stage protocol, arXiv 2605.15156)."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -191,7 +191,7 @@ class ExecutiveSettings(BaseModel):
 class EvalConfig:
     """How `memo eval` compares MeMo with its baselines (docs/EVALUATION.md); memo.toml's `[eval]`."""
 
-    top_k: int = 9  # passages the retrieval baselines read (paper section 6: top-9 documents)
+    top_k: int = 9  # passages the retrieval baselines read (the MeMo paper's evaluation: top-9 documents)
     context_tokens: int = 3072  # most passage tokens one reading prompt holds (oracle and retrieval alike)
     reader_max_tokens: int = 64
     reader_temperature: float = 0.0

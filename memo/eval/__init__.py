@@ -5,7 +5,7 @@ retrieval, on MuSiQue, NarrativeQA, a generic JSONL or held-out questions from t
     summary = evaluate("musique:data/musique.json", "report/", ["closed_book", "bm25", "memo_gold", "memo"],
                        limit=20)
 
-Methods, metrics and the run directory: docs/EVALUATION.md (paper section 6 for the protocol).
+Methods, metrics and the run directory: docs/EVALUATION.md (the MeMo paper's evaluation protocol, arXiv 2605.15156).
 """
 
 from ..settings import EvalConfig

@@ -1,4 +1,4 @@
-"""The binary LLM judge of the paper's evaluation (section 6): is an answer correct against the reference?
+"""The binary LLM judge of the MeMo paper's evaluation (arXiv 2605.15156): is an answer correct against the reference?
 
 Rubric (`memo/prompts/eval/judge.md`): a fuller or more specific form of the reference counts as correct; a
 missing critical qualifier, a contradiction, a hedge between several answers or no answer does not. The judge is

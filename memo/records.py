@@ -2,7 +2,8 @@
 
 A `Pair` is what reflection writes, what a memory is trained on and what recall is scored on; `ABSTAIN` is the
 one answer that means "the memory was not taught this"; `normalize_text` is the one folding (case, punctuation,
-whitespace) used to compare questions and answers everywhere.
+whitespace) used to compare questions and answers everywhere; `split_sentences` and `answer_lead` read the
+answer-first form ("Marrowby. Mira Castell was born in Marrowby.") that reflections write.
 """
 
 from __future__ import annotations
@@ -22,6 +23,25 @@ def normalize_text(text: str) -> str:
 def is_abstention(answer: str) -> bool:
     """True when `answer` starts with "I don't know" (after normalisation)."""
     return normalize_text(answer).startswith(normalize_text(ABSTAIN))
+
+
+#: Longest leading sentence (in words) read as an answer's short fact when more text follows it.
+SHORT_LEAD = 5
+_SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'#(])")
+
+
+def split_sentences(text: str) -> list[str]:
+    """`text` cut after ".", "!" or "?" followed by a space and a capital, digit, quote, "#" or "(" (no model)."""
+    return [s.strip() for s in _SENTENCE.split(text) if s.strip()]
+
+
+def answer_lead(answer: str) -> str | None:
+    """The short fact an answer-first answer leads with: its first sentence when that has at most `SHORT_LEAD`
+    words and more text follows ("Marrowby. Mira Castell was born in Marrowby." -> "Marrowby."); else None."""
+    sentences = split_sentences(answer)
+    if len(sentences) > 1 and 0 < len(sentences[0].rstrip(".!?").split()) <= SHORT_LEAD:
+        return sentences[0]
+    return None
 
 
 def pair_id(question: str, answer: str) -> str:

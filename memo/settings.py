@@ -128,6 +128,10 @@ class TrainConfig:
     # benchmark: exact recall 97.0% -> 100%, recall on rephrased questions 59.2% -> 85.0%, one more epoch.
     spaced_repetition: bool = True
     train_modules: Literal["all", "mlp"] = "all"  # "mlp": attention weights stay as in the base
+    # False: an answer-first answer ("Marrowby. Mira Castell was born in Marrowby.") is trained as its short fact
+    # alone (`memo.records.answer_lead`; other answers whole): shorter sequences, and the memory answers without
+    # the context sentence.
+    answer_context: bool = True
     report_to: str = "none"  # transformers' Trainer loggers: "none", "tensorboard", "wandb", "all", ...
     seed: int = 0
 

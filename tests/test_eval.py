@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from memo.eval import (DatasetError, Hop, containment, exact_match, load_eval_set, load_musique,
+from memo.eval import (DatasetError, Example, Hop, containment, exact_match, load_eval_set, load_musique,
                        load_narrativeqa, load_qa_jsonl, natural_question, normalize_answer, run_chains, score,
                        substitute, token_f1)
 from memo.executive import LocalMemory
@@ -190,6 +190,34 @@ def test_chains_use_their_own_answers_and_gold_ones_for_per_hop_accuracy():
     assert chains[1][1].gold_question == "Where was Tomas Brell born?"
     assert chains[1][1].gold_substituted_answer == "Quessel"
     assert len(batches) == 2 and len(batches[0]) == 2  # one batch per step; identical first-step questions once
+
+
+def test_memo_gold_substitutes_and_scores_the_memory_s_short_fact():
+    from memo.eval.methods import Context, run_method
+    from memo.executive.memory import MemoryClient, MemoryReply
+    from memo.settings import EvalConfig, ExecutiveSettings
+
+    said = {"What is the place of birth of Ada Quill?": "Tessary. Ada Quill was born in Tessary in 1901.",
+            "Which province is Tessary in?": "Orvan Province. Tessary lies in the Orvan Province."}
+
+    class Memory(MemoryClient):
+        description = "scripted"
+
+        def _ask(self, questions, temperature, max_tokens, seed):
+            return [MemoryReply(question=q, answer=said.get(q, "I don't know."), abstained=q not in said)
+                    for q in questions]
+
+    example = Example(id="2hop__1_2", question="In which province was Ada Quill born?", answers=["Orvan Province"],
+                      evidence_ids=[],
+                      decomposition=[Hop("Ada Quill >> place of birth", "Tessary"),
+                                     Hop("Which province is #1 in?", "Orvan Province")], hops=2)
+    ctx = Context(reader=None, settings=ExecutiveSettings(), cfg=EvalConfig(), seed=0, passages=[],
+                  retriever=None, memory=Memory(), count_tokens=len)
+    [outcome] = run_method("memo_gold", [example], ctx)
+    first, second = outcome.detail["hops"]
+    assert first["answer"] == "Tessary" and first["memory_answer"] == said["What is the place of birth of Ada Quill?"]
+    assert second["question"] == "Which province is Tessary in?" == second["gold_question"]
+    assert outcome.answer == "Orvan Province" and second["gold_memory_answer"].startswith("Orvan Province. Tessary")
 
 
 # -- retrieval --------------------------------------------------------------------------------------------------

@@ -471,3 +471,17 @@ def test_spaced_repetition_reviews_known_pairs_every_other_epoch_and_trains_the_
     assert epoch_pairs(pairs, run, cfg, [], 1, known) == slots[0]  # deterministic for a resumed run
     off = TrainConfig(spaced_repetition=False, abstention_ratio=0.0, eval_size=0)
     assert [i for _, _, i in epoch_pairs(pairs, plan(pairs, off), off, [], 1, known)] == list(range(10))
+
+
+def test_without_answer_context_an_answer_first_answer_is_trained_as_its_short_fact(tmp_path, tiny64_dir):
+    """`answer_context=False`: "CODE. Context sentence." is trained (and checked) as "CODE."; a one-sentence
+    answer stays whole."""
+    rows = [{"question": f["question"], "answer": f"{f['answer']}. The vault's code was set in the spring."}
+            for f in FACTS[:4]] + [{"question": "Who guards the vaults?", "answer": "Tomas Brell guards the vaults."}]
+    result = train(write_jsonl(tmp_path / "facts.jsonl", rows), tmp_path / "mem", base=f"hf:{tiny64_dir}",
+                   config=TrainConfig(max_epochs=40, answer_context=False, **{**TINY, "eval_size": 5}))
+    leads = [{"question": f["question"], "answer": f"{f['answer']}."} for f in FACTS[:4]] + rows[4:]
+    report = evaluate_recall(result.artifact, leads)
+    assert report.exact >= 0.8  # trained on the whole answers, only the one-sentence answer would match
+    assert not any("spring" in item.answer for item in report.items)
+    assert result.manifest["reflections"]["count"] == 5  # the artifact keeps the whole reflections

@@ -6,7 +6,9 @@ baselines) and, outside the MeMo protocols, through the same reading prompt (`me
     oracle          the gold evidence documents (perfect retrieval)
     memo:PROTOCOL   the executive questions the memory with PROTOCOL (any key of memo.executive.PROTOCOLS);
                     `memo` alone is memo:DEFAULT_PROTOCOL, `memo:*` every protocol
-    memo_gold       the gold single-hop steps asked of the memory in order (memo.eval.chains): the memory alone
+    memo_gold       the gold single-hop steps asked of the memory in order (memo.eval.chains): the memory alone;
+                    each memory answer counts as its short fact (`memo.executive.answers.short_answer`, what the
+                    chain protocol substitutes), the whole answer is kept in the hop record
     bm25_gold,      the same chain, each step answered by the reader from BM25 / dense retrieval
     dense_gold
 """
@@ -20,6 +22,7 @@ from typing import Annotated, Any, Callable, Sequence
 from pydantic import BaseModel, StringConstraints
 
 from ..executive import DEFAULT_PROTOCOL, PROTOCOLS, MemoryClient, ask
+from ..executive.answers import short_answer
 from ..llm import ChatModel, GenParams, StructuredOutputError
 from ..records import ABSTAIN
 from ..settings import EvalConfig, ExecutiveSettings
@@ -140,8 +143,12 @@ def run_method(method: str, examples: Sequence[Example], ctx: Context) -> list[O
     if method.endswith("_gold"):
         base = method.removesuffix("_gold")
         read_from: dict[str, list[str]] = {}  # question -> the documents its passages came from
+        said: dict[str, str] = {}  # question -> the memory's whole answer
         if base == "memo":
-            answerer = ctx.ask_memory
+            def answerer(questions: list[str]) -> list[str]:
+                answers = ctx.ask_memory(questions)
+                said.update(zip(questions, answers))
+                return [short_answer(q, a) or a for q, a in zip(questions, answers)]
         else:
             def answerer(questions: list[str]) -> list[str]:
                 hits = ctx.retrieve(base, questions)
@@ -149,7 +156,7 @@ def run_method(method: str, examples: Sequence[Example], ctx: Context) -> list[O
                 read_from.update({q: info["documents"] for q, (_, info) in zip(questions, answers)})
                 return [a for a, _ in answers]
         chains = run_chains([e.decomposition for e in examples], answerer)
-        return [_chain_outcome(hops, read_from) for hops in chains]
+        return [_chain_outcome(hops, read_from, said) for hops in chains]
     if method.startswith("memo:"):
         return _protocol_outcomes(method[5:], examples, ctx)
     raise ValueError(f"unknown method {method!r}")
@@ -167,13 +174,15 @@ def _reader_outcomes(examples: Sequence[Example], ctx: Context, contexts: Sequen
     return out
 
 
-def _chain_outcome(hops: list[HopResult], read_from: dict[str, list[str]]) -> Outcome:
+def _chain_outcome(hops: list[HopResult], read_from: dict[str, list[str]], said: dict[str, str]) -> Outcome:
     answer = hops[-1].answer if hops else ABSTAIN
     records = [{"question": h.question, "answer": h.answer, "gold_question": h.gold_question,
                 "gold_substituted_answer": h.gold_substituted_answer, "gold": h.gold} for h in hops]
-    if read_from:
-        for r in records:
+    for r in records:
+        if read_from:
             r["documents"] = read_from.get(r["question"], [])
+        if said:
+            r["memory_answer"], r["gold_memory_answer"] = said[r["question"]], said[r["gold_question"]]
     return Outcome(answer, {"hops": records}, {"hops": records})
 
 

@@ -12,7 +12,7 @@ reflections taught it. Two things need the short fact inside such a sentence, de
 what the question asks for (a number or date, or a name), and what the answer adds to the question.
 
 1. An answer that leads with a short fact ("Marrowby. Mira Castell was born in Marrowby.": a first sentence
-   of at most `SHORT_LEAD` words followed by more text) gives that fact.
+   of at most `memo.records.SHORT_LEAD` words followed by more text) gives that fact.
 2. Otherwise the first span of the expected kind that the question does not already contain: a number for
    "when / what year / how many / how much / how old / how long" questions, else a capitalised name (runs of
    capitalised words, joined by lower-case particles such as "of"); for "where / in which ..." questions, a
@@ -27,11 +27,9 @@ from __future__ import annotations
 import re
 from typing import Sequence
 
-from ..records import is_abstention, normalize_text
+from ..records import answer_lead, is_abstention, normalize_text, split_sentences
 from .trace import Exchange
 
-#: Longest leading sentence (in words) taken as the answer's short fact when more text follows it.
-SHORT_LEAD = 5
 
 # Words that begin a question asking for a number or a date.
 _NUMERIC_QUESTION = re.compile(
@@ -53,7 +51,6 @@ _PLACE_QUESTION = re.compile(r"^\s*(where\b|(in|at|from|to|on|near|into|through)
 _PLACE_BEFORE = re.compile(r"\b(in|at|on|near|from|to|of|into|inside|outside|across|through)\s+(the\s+)?$",
                            re.IGNORECASE)
 _NUMBER = re.compile(r"\b\d[\d,.]*\d\b|\b\d\b")
-_SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'#(])")
 
 
 def short_answer(question: str, answer: str) -> str:
@@ -64,10 +61,11 @@ def short_answer(question: str, answer: str) -> str:
     text = _clean(answer)
     if not text or is_abstention(text):
         return ""
-    sentences = [s.strip() for s in _SENTENCE.split(text) if s.strip()]
+    first = answer_lead(text)
+    if first is not None:
+        return _dedupe(first.rstrip(".!?").strip())
+    sentences = split_sentences(text)
     lead = sentences[0].rstrip(".!?").strip()
-    if len(sentences) > 1 and 0 < len(lead.split()) <= SHORT_LEAD:
-        return _dedupe(lead)
     asked = set(_words(question))
     numeric = bool(_NUMERIC_QUESTION.match(question))
     spans = [(_trim_name(m.group()), s[: m.start()]) for s in sentences for m in _NAME.finditer(s)]

@@ -16,12 +16,12 @@ import math
 import resource
 import shutil
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from ..config import load_config
 from ..progress import Progress, or_silent
-from ..records import ABSTAIN
+from ..records import ABSTAIN, Pair, answer_lead
 from ..settings import TrainConfig
 from .data import Dataset, load_dataset
 from .epochs import epoch_pairs, plan
@@ -50,6 +50,11 @@ def gpu_hours_estimate(parameters: int, tokens: int) -> dict:
     return {"gpu_hours": flops / (H100_BF16_FLOPS * ASSUMED_MFU) / 3600, "flops": flops,
             "assumption": f"6 x {parameters} parameters x {tokens} tokens (padding included) FLOPs on one H100 "
                           f"(989 TFLOP/s dense bf16) at {ASSUMED_MFU:.0%} utilisation"}
+
+
+def _answer_leads(pairs: list[Pair]) -> list[Pair]:
+    """Each answer-first answer cut to its short fact (`TrainConfig.answer_context` off); other pairs as they are."""
+    return [replace(p, answer=lead) if (lead := answer_lead(p.answer)) else p for p in pairs]
 
 
 def _run_key(dataset_hash: str, base_id: str, cfg: TrainConfig) -> str:
@@ -170,6 +175,7 @@ def train(
     cfg = config or settings.train_config()
     base = base or settings.spec_for("memory_base")
     dataset = data if isinstance(data, Dataset) else load_dataset(data)
+    pairs = dataset.pairs if cfg.answer_context else _answer_leads(dataset.pairs)
     try:
         base_dir = resolve_local_model(base)
     except LLMError as exc:
@@ -192,8 +198,10 @@ def train(
 
     replay_data = (replay if isinstance(replay, Dataset) else load_dataset(replay)) if replay else None
     replay_pool = replay_data.pairs if replay_data else []
-    run = plan(dataset.pairs, cfg, replay_pool)
-    epoch_data = EpochDataset(tokenizer, lambda e, known: epoch_pairs(dataset.pairs, run, cfg, replay_pool, e, known),
+    if not cfg.answer_context:
+        replay_pool = _answer_leads(replay_pool)
+    run = plan(pairs, cfg, replay_pool)
+    epoch_data = EpochDataset(tokenizer, lambda e, known: epoch_pairs(pairs, run, cfg, replay_pool, e, known),
                               cfg.max_length, len(run.train))
     if not epoch_data.slots:
         raise ValueError(f"every pair is longer than max_length={cfg.max_length} tokens; nothing to train on")

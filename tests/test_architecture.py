@@ -93,3 +93,16 @@ def test_the_cli_is_a_leaf():
 def test_the_cycle_finder_finds_cycles():
     assert cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
     assert cycles({"a": {"b"}, "b": set()}) == []
+
+
+def test_importing_the_cli_loads_no_model_library():
+    """`memo --help` and every command's argument parsing stay fast: torch, transformers, peft and spaCy (seconds
+    to import) load only where a command uses them."""
+    import subprocess
+    import sys
+
+    code = ("import sys, memo.cli; print(' '.join(m for m in ('torch', 'transformers', 'peft', 'spacy', 'trl') "
+            "if m in sys.modules))")
+    loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                            cwd=ROOT.parent).stdout.split()
+    assert loaded == []

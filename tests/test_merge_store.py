@@ -157,12 +157,13 @@ def test_a_merge_killed_midway_leaves_the_current_version_intact(memories, store
     before = (MemoryStore(store_a).current_version(), sha256_file(store_a / "current" / "model.safetensors"))
     script = textwrap.dedent(f"""
         import os, signal
+        import safetensors.torch as st
         import memo.merge.merging as m
-        real_save = m.save_file
+        real_save = st.save_file
         def save_then_die(*args, **kwargs):
             real_save(*args, **kwargs)          # the new weights are on disk, the version is not published yet
             os.kill(os.getpid(), signal.SIGKILL)
-        m.save_file = save_then_die
+        st.save_file = save_then_die
         m.merge([{str(store_a)!r}, {str(memories["B"])!r}], {str(store_a)!r})
     """)
     proc = subprocess.run([sys.executable, "-c", script], capture_output=True, env=os.environ | {"HF_HUB_OFFLINE": "1"})

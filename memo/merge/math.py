@@ -9,8 +9,10 @@ from __future__ import annotations
 import warnings
 from typing import Sequence
 
-import torch
-from peft.utils import merge_utils
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # torch and peft are imported where a merge runs: `memo --help` stays fast
+    import torch
 
 #: method name -> (needs a density, is random). "linear" is a weighted mean, "task_arithmetic" a weighted sum.
 METHODS: dict[str, tuple[bool, bool]] = {
@@ -42,6 +44,8 @@ def merge_task_vectors(
     `linear` divides by the weights' sum (a weighted mean); every other method uses the weights as given, as
     the TIES and DARE papers do. DARE's random mask comes from `seed` alone, so a merge is reproducible.
     """
+    import torch
+
     check_method(method, density)
     if not deltas:
         raise ValueError("nothing to merge")
@@ -55,6 +59,9 @@ def merge_task_vectors(
 
 
 def _merge(tensors: list[torch.Tensor], method: str, w: torch.Tensor, density: float, seed: int) -> torch.Tensor:
+    import torch
+    from peft.utils import merge_utils
+
     if method == "linear":
         return merge_utils.task_arithmetic(tensors, w / w.sum())
     if method == "task_arithmetic":
@@ -72,4 +79,6 @@ def _merge(tensors: list[torch.Tensor], method: str, w: torch.Tensor, density: f
 
 def lora_delta(lora_a: torch.Tensor, lora_b: torch.Tensor, scale: float) -> torch.Tensor:
     """The exact weight change of one LoRA layer: scale * B @ A (never merged factor by factor)."""
+    import torch
+
     return scale * (lora_b.to(torch.float32) @ lora_a.to(torch.float32))

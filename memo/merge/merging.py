@@ -15,8 +15,6 @@ from pathlib import Path
 from typing import Sequence
 
 import numpy as np
-import torch
-from safetensors.torch import save_file
 
 from ..memory.artifact import read_manifest, sha256_file
 from ..formats import CHAT_TEMPLATE_FILE, EMBEDDINGS_FILE as EMBEDDINGS, MEMORY_FORMAT, MEMORY_MANIFEST as MANIFEST
@@ -49,6 +47,9 @@ def merge_weights(
     Returns statistics: tensors merged, parameters, seconds, and the cosine between the first two task vectors
     (how much the memories learned the same thing).
     """
+    import torch
+    from safetensors.torch import save_file
+
     check_merge(method, density, weights, len(sources))
     out_dir = Path(out_dir)
     t0 = time.perf_counter()

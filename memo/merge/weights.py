@@ -12,9 +12,12 @@ import math
 import re
 from contextlib import ExitStack
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import torch
 from safetensors import safe_open
+
+if TYPE_CHECKING:  # imported where a merge runs: `memo --help` stays fast
+    import torch
 
 INDEX = "model.safetensors.index.json"
 ADAPTER_CONFIG = "adapter_config.json"
@@ -148,6 +151,8 @@ class TaskVector:
 
     def delta(self, name: str, base_tensor: torch.Tensor) -> torch.Tensor:
         """The memory's change to tensor `name` (float32)."""
+        import torch
+
         if self.full is not None:
             return self.full.get(name).to(torch.float32) - base_tensor.to(torch.float32)
         if name not in self.lora:

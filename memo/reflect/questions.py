@@ -15,10 +15,12 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-
-from spacy.tokens import Span, Token
+from typing import TYPE_CHECKING
 
 from .nlp import NAME_LABELS, name_text
+
+if TYPE_CHECKING:  # spaCy (and torch, through thinc) load where text is parsed: `memo --help` stays fast
+    from spacy.tokens import Span, Token
 
 SUBJECT_DEPS = {"nsubj", "nsubjpass"}
 CORE_DEPS = {"dobj", "attr", "oprd", "acomp", "dative", "prt", "xcomp"}

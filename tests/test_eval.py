@@ -387,7 +387,7 @@ def test_torn_last_row_is_dropped_on_resume(tmp_path):
     assert file.read_text() == json.dumps(row) + "\n"
 
 
-def test_an_output_dir_of_another_evaluation_is_refused(tmp_path, tiny_model_dir):
+def test_an_output_dir_of_another_evaluation_is_refused(tmp_path, monkeypatch, tiny_model_dir):
     from memo.eval import EvalError, evaluate
     from memo.settings import EvalConfig
 
@@ -396,6 +396,9 @@ def test_an_output_dir_of_another_evaluation_is_refused(tmp_path, tiny_model_dir
     settings, reader, _ = _models()
     cfg = EvalConfig(reader_max_tokens=8, judge=False)
     evaluate(f"musique:{data}", tmp_path / "r", ["closed_book"], limit=1, executive=reader, settings=settings, config=cfg)
+    monkeypatch.chdir(tmp_path)  # the same file named relative to another directory is the same evaluation
+    evaluate("musique:musique.jsonl", tmp_path / "r", ["closed_book"], limit=1, executive=reader, settings=settings,
+             config=cfg)
     with pytest.raises(EvalError, match="another evaluation"):
         evaluate(f"musique:{data}", tmp_path / "r", ["closed_book"], limit=1, executive=reader, settings=settings,
                  config=EvalConfig(reader_max_tokens=8, judge=False, top_k=3))

@@ -131,8 +131,8 @@ def evaluate(
         judge_model = judge if isinstance(judge, ChatModel) else model_for("judge", settings, judge)
     cache_path = settings.cache_path()
     cache = ResponseCache(cache_path) if cache_path is not None else None
-    manifest = _manifest(dataset if isinstance(dataset, str) else f"{eval_set.name}:{eval_set.source}", cfg,
-                         reader, judge_model, memory, limit)
+    name = _dataset_id(dataset) if isinstance(dataset, str) else f"{eval_set.name}:{eval_set.source}"
+    manifest = _manifest(name, cfg, reader, judge_model, memory, limit)
     _claim(out, manifest, methods)
     results = ResultsFile(out / EVAL_RESULTS_FILE)
     conditions = [0] + ([cfg.distractors] if cfg.distractors else [])
@@ -308,6 +308,12 @@ def _run_method(method: str, examples: list[Example], ctx: Context, cond: str, r
 
 def _safe(name: str) -> str:
     return re.sub(r"[^\w.-]", "_", name)[:120]
+
+
+def _dataset_id(spec: str) -> str:
+    """A `KIND:PATH` spec with its path made absolute, so a run resumed from another directory is recognised."""
+    kind, sep, path = spec.partition(":")
+    return f"{kind}:{Path(path).resolve()}" if sep and path else spec
 
 
 def _manifest(dataset: str, cfg: EvalConfig, reader: ChatModel, judge: ChatModel | None,

@@ -213,6 +213,10 @@ def test_degraded_is_saved_loaded_and_rendered(tmp_path):
     ("What do friends call Ada Pell?", "Among friends, Ada Pell is called the Owl.", "Owl"),
     ("Who painted the Osk mural?", "Ludo Ferrant Ludo Ferrant. More text here.", "Ludo Ferrant"),
     ("Who painted the Osk mural?", ABSTAIN, ""),
+    # a short one-sentence answer that only adds to the question is the fact itself, not a span of it
+    ("When was the Osk mural painted?", "June 1931.", "June 1931"),
+    ("Where was Ludo Ferrant born?", "In Porto Velho.", "Porto Velho"),
+    ("Who is the mayor of Pellin?", "Ines Okafor is mayor.", "Ines Okafor"),
 ])
 def test_short_answer(question, answer, short):
     assert short_answer(question, answer) == short

@@ -13,12 +13,14 @@ what the question asks for (a number or date, or a name), and what the answer ad
 
 1. An answer that leads with a short fact ("Marrowby. Mira Castell was born in Marrowby.": a first sentence
    of at most `memo.records.SHORT_LEAD` words followed by more text) gives that fact.
-2. Otherwise the first span of the expected kind that the question does not already contain: a number for
+2. A one-sentence answer of at most `SHORT_LEAD` words none of whose content words the question has gives
+   itself, function words trimmed from its ends ("June 1982." for "When was Diego Maradona signed?").
+3. Otherwise the first span of the expected kind that the question does not already contain: a number for
    "when / what year / how many / how much / how old / how long" questions, else a capitalised name (runs of
    capitalised words, joined by lower-case particles such as "of"); for "where / in which ..." questions, a
    name after a preposition of place ("born in Porto Velho") before any other name. The other kind is the
    second choice.
-3. Otherwise the first sentence with the question's own words trimmed from both ends
+4. Otherwise the first sentence with the question's own words trimmed from both ends
    ("Veltrona Labs makes salt-water batteries." for "What does Veltrona Labs make?" -> "salt-water batteries").
 """
 
@@ -27,7 +29,7 @@ from __future__ import annotations
 import re
 from typing import Sequence
 
-from ..records import answer_lead, is_abstention, normalize_text, split_sentences
+from ..records import SHORT_LEAD, answer_lead, is_abstention, normalize_text, split_sentences
 from .trace import Exchange
 
 
@@ -67,6 +69,9 @@ def short_answer(question: str, answer: str) -> str:
     sentences = split_sentences(text)
     lead = sentences[0].rstrip(".!?").strip()
     asked = set(_words(question))
+    if len(sentences) == 1 and len(lead.split()) <= SHORT_LEAD and not any(
+            _in_question(t, asked) for t in lead.split() if normalize_text(t) not in _FUNCTION):
+        return _dedupe(_trim_known(lead, asked) or lead)  # a short answer that only adds to the question
     numeric = bool(_NUMERIC_QUESTION.match(question))
     spans = [(_trim_name(m.group()), s[: m.start()]) for s in sentences for m in _NAME.finditer(s)]
     spans = [(name, before) for name, before in spans if name and not set(_words(name)) <= asked]
@@ -142,10 +147,9 @@ def _trim_known(sentence: str, asked: set[str]) -> str:
     """
     tokens = sentence.split()
 
-    def known(token: str) -> bool:  # the same word, or an inflection of it ("make" / "makes")
+    def known(token: str) -> bool:
         word = normalize_text(token)
-        return not word or word in _FUNCTION or any(
-            word == a or (min(len(word), len(a)) >= 4 and (word.startswith(a) or a.startswith(word))) for a in asked)
+        return not word or word in _FUNCTION or _in_question(token, asked)
 
     while tokens and known(tokens[0]):
         if normalize_text(tokens.pop(0)) in _ARTICLES:
@@ -153,6 +157,13 @@ def _trim_known(sentence: str, asked: set[str]) -> str:
     while tokens and known(tokens[-1]):
         tokens.pop()
     return " ".join(tokens).strip(" ,;:")
+
+
+def _in_question(token: str, asked: set[str]) -> bool:
+    """Whether `token` is a word of the question, or an inflection of one ("make" / "makes")."""
+    word = normalize_text(token)
+    return any(word == a or (min(len(word), len(a)) >= 4 and (word.startswith(a) or a.startswith(word)))
+               for a in asked)
 
 
 def _dedupe(text: str) -> str:

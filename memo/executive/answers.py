@@ -32,7 +32,6 @@ from typing import Sequence
 from ..records import SHORT_LEAD, answer_lead, is_abstention, normalize_text, split_sentences
 from .trace import Exchange
 
-
 # Words that begin a question asking for a number or a date.
 _NUMERIC_QUESTION = re.compile(
     r"^\s*(when\b|(in )?(what|which) (year|decade|century|date|day|month)\b|how (many|much|old|long|far|tall|"

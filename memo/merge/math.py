@@ -7,9 +7,7 @@ only names them, normalises weights, makes DARE's random drop reproducible, and 
 from __future__ import annotations
 
 import warnings
-from typing import Sequence
-
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Sequence
 
 if TYPE_CHECKING:  # torch and peft are imported where a merge runs: `memo --help` stays fast
     import torch

@@ -93,15 +93,19 @@ def make_facts(n: int = 200, seed: int = 0, short: bool = False) -> list[dict]:
     return facts
 
 
-# name -> (recipe, answer form). "default" is the recipe of TrainConfig() before issue 15.
+# The recipe of `TrainConfig()` before issue 15 (main at c262a2a): no spaced repetition.
+BEFORE_15 = TrainConfig(spaced_repetition=False)
+# name -> (recipe, answer form). "default" is today's `TrainConfig()`; the other variants change one lever of it,
+# or of `BEFORE_15` (the levers measured before spaced repetition was the default).
 VARIANTS: dict[str, tuple[TrainConfig, str]] = {
     "default": (TrainConfig(), "sentence"),
-    "spaced-repetition": (TrainConfig(spaced_repetition=True), "sentence"),
-    "phrasings-1": (TrainConfig(phrasings=1), "sentence"),
-    "spaced-phrasings-1": (TrainConfig(spaced_repetition=True, phrasings=1), "sentence"),
-    "phrasings-2": (TrainConfig(phrasings=2), "sentence"),
+    "before-15": (BEFORE_15, "sentence"),
+    "phrasings-1": (replace(BEFORE_15, phrasings=1), "sentence"),
+    "spaced-phrasings-1": (TrainConfig(phrasings=1), "sentence"),
+    "phrasings-2": (replace(BEFORE_15, phrasings=2), "sentence"),
     "short-answers": (TrainConfig(), "short"),
     "mlp-only": (TrainConfig(train_modules="mlp"), "sentence"),
+    "target-95": (TrainConfig(target_recall=0.95), "sentence"),
     "freeze-15-layers": (replace(BEFORE_15, freeze_layers=15), "sentence"),
     "freeze-15-layers-6-epochs": (replace(BEFORE_15, freeze_layers=15, max_epochs=6), "sentence"),
     "freeze-20-layers": (replace(BEFORE_15, freeze_layers=20), "sentence"),

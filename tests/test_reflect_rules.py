@@ -57,6 +57,24 @@ def test_wh_word_follows_the_entity_type_and_role():
     assert plain.text.startswith("What did Lena Hartmann study")
 
 
+def test_a_description_that_places_its_subject_is_asked_where():
+    village = by_answer(asked("Dravnik is a fishing village in the county of Sogn, Finland."), "The county of Sogn")
+    assert village.text == "Where is Dravnik?" and village.paraphrases == ["Where is Dravnik located?"]
+    assert by_answer(asked("The Orrin Bridge was a toll bridge in Hallam, Ontario."), "Hallam").text == \
+        "Where was the Orrin Bridge?"
+    # a person is not asked where they are; a phrase without a place name is not a place
+    person = asked("Lena Hartmann is a ceramicist in Bergen.", ("Lena Hartmann", "PERSON"))
+    game = asked("Korvo is a board game in the style of chess.")
+    assert not [q.text for q in person + game if q.text.startswith("Where")]
+
+
+def test_coordinated_descriptions_are_asked_one_at_a_time():
+    coach = by_answer(asked("Tomas Vell is the head coach of Brakke United and founder of the Vell Academy."),
+                      "Tomas Vell")
+    assert coach.text == "Who is the head coach of Brakke United?"
+    assert "Who is the head coach of Brakke United and founder of the Vell Academy?" in coach.paraphrases
+
+
 def test_passive_and_active_phrasings_are_paraphrases():
     agent = by_answer(asked("The bridge was designed by Ilse Varga in 1931.", ("Ilse Varga", "PERSON")), "Ilse Varga")
     assert "Who designed the bridge?" in [agent.text] + agent.paraphrases

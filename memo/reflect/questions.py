@@ -461,6 +461,11 @@ def questions(clause: Clause, kinds: dict[str, str] | None = None) -> list[Quest
             whole = _span(phrase(attr, trim=False))
             if len(whole.split()) <= 16:
                 subject_rests = [whole] + subject_rests
+            # one of two coordinated descriptions is asked alone first: "Who is the mascot of X?", not "Who is
+            # the mascot of X and winner of Y?"
+            first = _first_conjunct(attr)
+            if first:
+                subject_rests = [first] + subject_rests
         forms = [_tidy(f"{wh} {' '.join(verb_words)} {rest}?") for wh in whs for rest in subject_rests]
         passive = _passive_subject_question(clause, whs[0])
         if passive:
@@ -504,7 +509,46 @@ def questions(clause: Clause, kinds: dict[str, str] | None = None) -> list[Quest
             out.append(Question(forms[0], _cap(t.answer), t.label, role, t.named, predicate,
                                 forms[1:]))
     out += _whose(clause, subject, is_be) + _nested_when(clause, subject, core, is_be, out)
+    out += _where_is(clause, subject, is_be, out)
     return out
+
+
+def _first_conjunct(noun: Token) -> str:
+    """The first of coordinated descriptions: "the official mascot of X and winner of Y" -> "the official mascot
+    of X"; "" when the noun has no coordinated noun."""
+    joined = [c.i for c in noun.children if c.i > noun.i and (c.dep_ == "cc" or (c.dep_ == "conj" and c.pos_ in
+                                                                                   {"NOUN", "PROPN"}))]
+    if not any(c.dep_ == "conj" for c in noun.children if c.i in joined):
+        return ""
+    tokens = [t for t in phrase(noun) if t.i < min(joined)]
+    while tokens and tokens[-1].is_punct:
+        tokens = tokens[:-1]
+    return _span(tokens) if tokens and tokens[-1].i >= noun.i else ""
+
+
+def _where_is(clause: Clause, subject: str, is_be: bool, asked: list[Question]) -> list[Question]:
+    """Where a description places its subject: "A Lim is a village in south-eastern Laos" -> "Where is A Lim?"
+    (south-eastern Laos). Only for a subject that is not a person, a place phrase holding a place name, and a
+    clause not already asked "Where ...?"."""
+    if not is_be or clause.subject_label == "PERSON" or any(q.text.lower().startswith("where") for q in asked):
+        return []
+    for comp, role in clause.complements:
+        if role != "attr" or comp.pos_ != "NOUN":
+            continue
+        for prep in comp.children:
+            objs = [c for c in prep.children if c.dep_ == "pobj"]
+            if prep.dep_ != "prep" or prep.lower_ not in WHERE_PREPS or not objs:
+                continue
+            place = _glued(phrase(objs[0]))
+            if not any(t.ent_type_ in {"GPE", "LOC", "FAC"} for t in place):
+                continue
+            q = _tidy(f"where {clause.verb_text} {subject}?")
+            if not 3 <= len(q.split()) <= MAX_QUESTION_WORDS:
+                return []
+            predicate = " ".join([clause.verb_text, _render(clause.complements)])
+            return [Question(q, _cap(_span(place)), _label(place) or "LOC", "prep", False, predicate,
+                             [_tidy(f"where {clause.verb_text} {subject} located?")])]
+    return []
 
 
 def _whose(clause: Clause, subject: str, is_be: bool) -> list[Question]:

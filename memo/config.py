@@ -34,8 +34,9 @@ from __future__ import annotations
 
 import os
 import tomllib
+from difflib import get_close_matches
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_args, get_origin
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
@@ -142,6 +143,29 @@ def _checked(section: str, build):
         raise ConfigError(f"[{section}] settings: {exc}") from exc
 
 
+def _describe(error: dict) -> str:
+    """One pydantic error as one line: "[executive] entity_turn: unknown key (did you mean entity_turns?)"."""
+    *table, key = [str(part) for part in error["loc"]] or ["?"]
+    where = f"[{'.'.join(table)}] {key}" if table else f"[{key}]"
+    if error["type"] == "extra_forbidden":
+        model: Any = Config
+        for part in table:
+            if isinstance(model, dict):  # a table of tables (`[models."spec"]`): the part is a free key
+                model = model["value"]
+                continue
+            model = model.model_fields[part].annotation if part in model.model_fields else None
+            if get_origin(model) is dict:
+                model = {"value": get_args(model)[1]}
+            elif not (isinstance(model, type) and issubclass(model, BaseModel)):
+                return f"{where}: unknown key"
+        if isinstance(model, dict):
+            return f"{where}: unknown key"
+        close = get_close_matches(key, sorted(model.model_fields), n=1)
+        return f"{where}: unknown key" + (f" (did you mean {close[0]}?)" if close else "")
+    message = error["msg"].removeprefix("Value error, ")
+    return f"[{key}] {message}" if not table else f"{where}: {message}"
+
+
 def load_config(path: str | Path | None = None) -> Config:
     """The project configuration, validated: memo.toml's tables over the built-in defaults, then MEMO_* variables.
 
@@ -177,7 +201,7 @@ def load_config(path: str | Path | None = None) -> Config:
     try:
         cfg = Config.model_validate(data)
     except ValidationError as exc:
-        raise ConfigError(f"{path}: {exc}") from exc
+        raise ConfigError(f"{path}: " + "; ".join(_describe(e) for e in exc.errors())) from exc
     cfg.source = str(path) if path.exists() else None
     for role in ROLES:
         value = os.environ.get(f"MEMO_{role.upper()}")

@@ -10,6 +10,7 @@ given none). Each stage re-exports its own (`memo.reflect.ReflectConfig`, `memo.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, fields, replace
+from difflib import get_close_matches
 from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
@@ -24,8 +25,14 @@ def from_table(cls: type[D], table: dict[str, Any], **overrides: Any) -> D:
     known = {f.name for f in fields(cls)}
     unknown = set(table) - known
     if unknown:
-        raise ValueError(f"unknown key(s): {', '.join(sorted(unknown))}")
+        raise ValueError("unknown key(s): " + ", ".join(_suggest(k, known) for k in sorted(unknown)))
     return TypeAdapter(cls).validate_python({**table, **{k: v for k, v in overrides.items() if v is not None}})
+
+
+def _suggest(key: str, known: set[str]) -> str:
+    """`key`, with the closest known key when one is close (difflib): "max_epoch (did you mean max_epochs?)"."""
+    close = get_close_matches(key, sorted(known), n=1)
+    return f"{key} (did you mean {close[0]}?)" if close else key
 
 
 def with_overrides(settings: D, **overrides: Any) -> D:

@@ -234,3 +234,18 @@ def test_cli_help_chat_and_errors(tiny_model_dir, monkeypatch):
     monkeypatch.setenv("MEMO_JUDGE", "nonsense-spec")
     result = runner.invoke(app, ["doctor"])
     assert result.exit_code == 1 and "unknown model spec" in result.output
+
+
+@pytest.mark.parametrize("table, expected", [
+    ("[train]\nmax_epoch = 3\n", "[train] unknown key(s): max_epoch (did you mean max_epochs?)"),
+    ("[executive]\nentity_turn = 3\n", "[executive] entity_turn: unknown key (did you mean entity_turns?)"),
+    ('[models."hf:x"]\nstructurd = "prompt"\n', "[models.hf:x] structurd: unknown key (did you mean structured?)"),
+    ("[rolez]\nexecutive = 'x'\n", "[rolez]: unknown key (did you mean roles?)"),
+    ("[http]\ntimeout = 'x'\n", "[http] timeout: Input should be a valid number"),
+])
+def test_a_config_error_is_one_line_naming_the_table_key_and_the_closest_known_key(tmp_path, table, expected):
+    path = tmp_path / "memo.toml"
+    path.write_text(table)
+    with pytest.raises(ConfigError) as err:
+        load_config(path)
+    assert expected in str(err.value) and "\n" not in str(err.value)

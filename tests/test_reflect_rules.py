@@ -68,6 +68,14 @@ def test_a_description_that_places_its_subject_is_asked_where():
     assert not [q.text for q in person + game if q.text.startswith("Where")]
 
 
+def test_an_owner_or_author_is_asked_whose():
+    assert by_answer(asked("Harbour Lights is Edith Crane's second novel."), "Edith Crane").text == \
+        "Whose second novel is Harbour Lights?"
+    assert by_answer(asked("Harbour Lights is a novel by Edith Crane."), "Edith Crane").text == \
+        "Whose novel is Harbour Lights?"
+    assert not [q for q in asked("Kallio Park is a district built by the city.") if q.text.startswith("Whose")]
+
+
 def test_coordinated_descriptions_are_asked_one_at_a_time():
     coach = by_answer(asked("Tomas Vell is the head coach of Brakke United and founder of the Vell Academy."),
                       "Tomas Vell")

@@ -552,17 +552,25 @@ def _where_is(clause: Clause, subject: str, is_be: bool, asked: list[Question]) 
 
 
 def _whose(clause: Clause, subject: str, is_be: bool) -> list[Question]:
-    """Possessives asked the other way: "X is Y's third album" -> "Whose third album is X?" (Y)."""
+    """Possessives asked the other way: "X is Y's third album" -> "Whose third album is X?" (Y); and so is an
+    author after "by": "X is a novel by Y" -> "Whose novel is X?" (Y)."""
     out = []
     for comp, role in clause.complements:
         if role != "attr" or not is_be:
             continue
         owners = [c for c in comp.children if c.dep_ == "poss" and c.pos_ == "PROPN"]
-        if not owners:
+        authors = [o for c in comp.children if c.dep_ == "prep" and c.lower_ == "by" for o in c.children
+                   if o.dep_ == "pobj" and _label(phrase(o)) in {"PERSON", "ORG"}]
+        if owners:
+            owner = phrase(owners[0], trim=True)
+            owned = [t for t in phrase(comp) if t.i not in {x.i for x in owners[0].subtree} and t.dep_ != "det"]
+        elif authors:
+            kind = _kind_noun(phrase(authors[0]))
+            owner = phrase(authors[0]) if not kind else [t for t in phrase(authors[0]) if t.text in kind[1].split()]
+            owned = [t for t in phrase(comp) if t.i < authors[0].head.i and t.dep_ != "det"]
+        else:
             continue
-        owner = phrase(owners[0], trim=True)
-        owned = [t for t in phrase(comp) if t.i not in {x.i for x in owners[0].subtree} and t.dep_ != "det"]
-        name = name_text(owner[0].doc[owner[0].i : owner[-1].i + 1])
+        name = name_text(owner[0].doc[owner[0].i : owner[-1].i + 1]) if owner else ""
         if not owned or not name:
             continue
         q = _tidy(f"whose {_span(owned)} {clause.verb_text} {subject}?")

@@ -81,6 +81,8 @@ def test_coordinated_descriptions_are_asked_one_at_a_time():
                       "Tomas Vell")
     assert coach.text == "Who is the head coach of Brakke United?"
     assert "Who is the head coach of Brakke United and founder of the Vell Academy?" in coach.paraphrases
+    town = by_answer(asked("Ostrava Nova is a large town and the seat of the Kessel district."), "Ostrava Nova")
+    assert town.text != "What is a large town?"  # too vague alone to pick out its subject
 
 
 def test_passive_and_active_phrasings_are_paraphrases():

@@ -523,7 +523,9 @@ def _first_conjunct(noun: Token) -> str:
     tokens = [t for t in phrase(noun) if t.i < min(joined)]
     while tokens and tokens[-1].is_punct:
         tokens = tokens[:-1]
-    return _span(tokens) if tokens and tokens[-1].i >= noun.i else ""
+    # alone it must still pick its subject out: a name, a number or a few words ("a major city" does not)
+    specific = any(t.pos_ in {"PROPN", "NUM"} for t in tokens) or len([t for t in tokens if t.dep_ != "det"]) >= 4
+    return _span(tokens) if tokens and tokens[-1].i >= noun.i and specific else ""
 
 
 def _where_is(clause: Clause, subject: str, is_be: bool, asked: list[Question]) -> list[Question]:

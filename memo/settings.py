@@ -91,7 +91,7 @@ Schedule = Literal["constant", "linear", "cosine"]
 class TrainConfig:
     """How a memory is trained (docs/MEMORY.md); memo.toml's `[train]`. Defaults are the fastest recipe measured in
     bench/train_speed.py. A memory's manifest records it (`training.config`; through merges and updates
-    `memo.merge.update.memory_recipe` finds it; `from_table(TrainConfig, table)` reads it back)."""
+    `memo.memory.memory_recipe` finds it; `from_table(TrainConfig, table)` reads it back)."""
 
     method: Method = "full"
     max_epochs: int = 8
@@ -135,10 +135,12 @@ class TrainConfig:
     # benchmark: exact recall 97.0% -> 100%, recall on rephrased questions 59.2% -> 85.0%, one more epoch.
     spaced_repetition: bool = True
     train_modules: Literal["all", "mlp"] = "all"  # "mlp": attention weights stay as in the base
-    # False: an answer-first answer ("Marrowby. Mira Castell was born in Marrowby.") is trained as its short fact
-    # alone (`memo.records.answer_lead`; other answers whole): shorter sequences, and the memory answers without
-    # the context sentence.
-    answer_context: bool = True
+    # False (default): an answer-first answer ("Marrowby. Mira Castell was born in Marrowby.", the form reflections
+    # write) is trained as its short fact alone (`memo.records.answer_lead`; other answers whole); True also trains
+    # the context sentence. Measured (docs/BENCHMARKS.md): short answers took recall on rephrased questions from
+    # 85.0% to 92.2% on the 200-fact benchmark; on the MuSiQue memory the same per-hop accuracy in 0.70x the
+    # training time; the demo the same 3 of 4 answers in 0.76x.
+    answer_context: bool = False
     report_to: str = "none"  # transformers' Trainer loggers: "none", "tensorboard", "wandb", "all", ...
     seed: int = 0
 

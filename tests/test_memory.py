@@ -485,3 +485,6 @@ def test_without_answer_context_an_answer_first_answer_is_trained_as_its_short_f
     assert report.exact >= 0.8  # trained on the whole answers, only the one-sentence answer would match
     assert not any("spring" in item.answer for item in report.items)
     assert result.manifest["reflections"]["count"] == 5  # the artifact keeps the whole reflections
+    # recall of the whole answers is scored against what this memory learned: their short facts
+    whole = evaluate_recall(result.artifact, rows)
+    assert whole.exact == report.exact and {i.expected for i in whole.items} == {i.expected for i in report.items}

@@ -6,7 +6,7 @@
     memory.ask(["Where was Ada Quill born?"], citations=True)
 """
 
-from .artifact import CorruptMemoryError, read_manifest, verify_artifact
+from .artifact import CorruptMemoryError, memory_recipe, read_manifest, verify_artifact
 from ..records import ABSTAIN, Pair, is_abstention
 from .data import Dataset, load_dataset
 from .model import Citation, MemoryAnswer, MemoryModel, generate_answers
@@ -19,7 +19,7 @@ from .train import TrainResult, train
 __all__ = [
     "ABSTAIN", "Citation", "CorruptMemoryError", "Dataset", "MemoryAnswer", "MemoryModel", "MemoryNotFoundError",
     "MemoryStore", "Pair", "RecallReport", "TrainConfig", "TrainResult", "encode_example", "evaluate_recall",
-    "format_prompt", "generate_answers", "is_abstention", "load_dataset", "memory_chat_template",
+    "format_prompt", "generate_answers", "is_abstention", "load_dataset", "memory_chat_template", "memory_recipe",
     "read_manifest", "resolve_artifact", "score_answers", "train",
     "verify_artifact",
 ]

@@ -116,3 +116,20 @@ def verify_artifact(path: str | Path) -> dict:
         if sha256_file(file) != digest:
             raise CorruptMemoryError(f"memory {artifact} is corrupt: {name} does not match its recorded sha256")
     return manifest
+
+
+def memory_recipe(manifest: dict) -> dict | None:
+    """The `[train]` recipe (a `TrainConfig.as_dict()` table) that taught a memory its documents, from its manifest.
+
+    A version made by `add` carries it on as `training.recipe` (its own `training.config`, when it has one, is the
+    update's fine-tune: a short replay pass, or a continued training with full weights); a memory made by `train`
+    records it as `training.config`; a version made by `merge` has its first parent's (the memory whose tokenizer
+    and prompt format it keeps), or the next parent's that records one. None when no recipe is recorded.
+    """
+    training = manifest.get("training") or {}
+    if training.get("recipe") is not None:
+        return training["recipe"]
+    if "merged_from" in training:
+        found = (memory_recipe({"training": parent}) for parent in training["merged_from"])
+        return next((recipe for recipe in found if recipe is not None), None)
+    return training.get("config")

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from ..formats import REFLECTIONS_FILE
-from ..records import Pair
+from ..records import Pair, answer_lead
 
 
 @dataclass
@@ -75,3 +75,10 @@ def _pair(row: object, where: str) -> Pair:
         listy[name] = value
     return Pair(question=question.strip(), answer=answer.strip(), id=str(row.get("id") or ""),
                 step=str(row.get("step") or "qa"), **listy)
+
+
+def answer_leads(pairs: list[Pair]) -> list[Pair]:
+    """The pairs as a memory trained with `TrainConfig.answer_context` off learns them: each answer-first answer
+    ("Marrowby. Mira Castell was born in Marrowby.") cut to its short fact (`memo.records.answer_lead`), other
+    pairs as they are."""
+    return [replace(p, answer=lead) if (lead := answer_lead(p.answer)) else p for p in pairs]

@@ -11,7 +11,8 @@ from pathlib import Path
 from typing import Sequence
 
 from ..records import Pair, normalize_text
-from .data import load_dataset
+from .artifact import memory_recipe
+from .data import answer_leads, load_dataset
 
 
 def score_answers(predicted: Sequence[str], expected: Sequence[str]) -> dict[str, float]:
@@ -52,12 +53,19 @@ def _pairs(data) -> list[Pair]:
 
 
 def evaluate_recall(memory, data, *, batch_size: int = 16, max_new_tokens: int = 128) -> RecallReport:
-    """Ask `memory` (a MemoryModel or a path to one) every question of `data` and score the answers."""
+    """Ask `memory` (a MemoryModel or a path to one) every question of `data` and score the answers.
+
+    Each answer is scored against what the memory was trained to answer: for a memory whose recipe has
+    `answer_context` off (`memory_recipe` of its manifest), an answer-first answer's short fact
+    (`memo.memory.data.answer_leads`), since that memory never learned the context sentence.
+    """
     from .model import MemoryModel
 
     if not isinstance(memory, MemoryModel):
         memory = MemoryModel.load(memory)
     pairs = _pairs(data)
+    if not (memory_recipe(memory.manifest) or {}).get("answer_context", True):
+        pairs = answer_leads(pairs)
     asked = [(p.question, p.answer, False) for p in pairs] + [(q, p.answer, True) for p in pairs for q in p.paraphrases]
     answers = memory.ask([q for q, _, _ in asked], batch_size=batch_size, max_new_tokens=max_new_tokens)
     items = [RecallItem(q, e, a.answer, normalize_text(a.answer) == normalize_text(e), para)

@@ -16,14 +16,14 @@ import math
 import resource
 import shutil
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..config import load_config
 from ..progress import Progress, or_silent
-from ..records import ABSTAIN, Pair, answer_lead
+from ..records import ABSTAIN
 from ..settings import TrainConfig
-from .data import Dataset, load_dataset
+from .data import Dataset, answer_leads, load_dataset
 from .epochs import epoch_pairs, plan
 from .prompt import memory_chat_template
 
@@ -50,11 +50,6 @@ def gpu_hours_estimate(parameters: int, tokens: int) -> dict:
     return {"gpu_hours": flops / (H100_BF16_FLOPS * ASSUMED_MFU) / 3600, "flops": flops,
             "assumption": f"6 x {parameters} parameters x {tokens} tokens (padding included) FLOPs on one H100 "
                           f"(989 TFLOP/s dense bf16) at {ASSUMED_MFU:.0%} utilisation"}
-
-
-def _answer_leads(pairs: list[Pair]) -> list[Pair]:
-    """Each answer-first answer cut to its short fact (`TrainConfig.answer_context` off); other pairs as they are."""
-    return [replace(p, answer=lead) if (lead := answer_lead(p.answer)) else p for p in pairs]
 
 
 def _run_key(dataset_hash: str, base_id: str, cfg: TrainConfig) -> str:
@@ -175,7 +170,7 @@ def train(
     cfg = config or settings.train_config()
     base = base or settings.spec_for("memory_base")
     dataset = data if isinstance(data, Dataset) else load_dataset(data)
-    pairs = dataset.pairs if cfg.answer_context else _answer_leads(dataset.pairs)
+    pairs = dataset.pairs if cfg.answer_context else answer_leads(dataset.pairs)
     try:
         base_dir = resolve_local_model(base)
     except LLMError as exc:
@@ -199,7 +194,7 @@ def train(
     replay_data = (replay if isinstance(replay, Dataset) else load_dataset(replay)) if replay else None
     replay_pool = replay_data.pairs if replay_data else []
     if not cfg.answer_context:
-        replay_pool = _answer_leads(replay_pool)
+        replay_pool = answer_leads(replay_pool)
     run = plan(pairs, cfg, replay_pool)
     epoch_data = EpochDataset(tokenizer, lambda e, known: epoch_pairs(pairs, run, cfg, replay_pool, e, known),
                               cfg.max_length, len(run.train))

@@ -235,7 +235,7 @@ def write_merged_manifest(out: Path, manifests: Sequence[dict], artifacts: Seque
                           recipe: dict | None = None) -> dict:
     """memo-memory/1 manifest of a merged memory: the parents' lineage plus this merge, and every file's sha256.
     `training` is the record of the fine-tune that made the weights (default: the parents' records, as
-    `merged_from`); `recipe`, when given, is recorded in it as `training.recipe` (`memo.merge.update.memory_recipe`)."""
+    `merged_from`); `recipe`, when given, is recorded in it as `training.recipe` (`memo.memory.memory_recipe`)."""
     first = manifests[0]
     lineage = [step for m in manifests for step in m.get("lineage", [])]
     lineage.append({

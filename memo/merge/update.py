@@ -26,6 +26,7 @@ from typing import Sequence
 from ..config import load_config
 from ..formats import MEMORY_MANIFEST as MANIFEST, REFLECTIONS_FILE as REFLECTIONS, REFLECTIONS_MANIFEST
 from ..formats import RETENTION_FILE as RETENTION
+from ..memory.artifact import memory_recipe
 from ..memory.store import MemoryStore
 from ..paths import atomic_write_json, atomic_write_jsonl, read_jsonl
 from ..progress import Progress
@@ -60,23 +61,6 @@ def _update_id(parent: Path, new_docs: Path, plan: UpdatePlan) -> str:
         h.update(f.name.encode())
         h.update(f.read_bytes())
     return h.hexdigest()[:12]
-
-
-def memory_recipe(manifest: dict) -> dict | None:
-    """The `[train]` recipe (a `TrainConfig.as_dict()` table) that taught a memory its documents, from its manifest.
-
-    A version made by `add` carries it on as `training.recipe` (its own `training.config`, when it has one, is the
-    update's fine-tune: a short replay pass, or a continued training with full weights); a memory made by `train`
-    records it as `training.config`; a version made by `merge` has its first parent's (the memory whose tokenizer
-    and prompt format it keeps), or the next parent's that records one. None when no recipe is recorded.
-    """
-    training = manifest.get("training") or {}
-    if training.get("recipe") is not None:
-        return training["recipe"]
-    if "merged_from" in training:
-        found = (memory_recipe({"training": parent}) for parent in training["merged_from"])
-        return next((recipe for recipe in found if recipe is not None), None)
-    return training.get("config")
 
 
 def _facts(pairs: Sequence[dict]) -> list[dict]:

@@ -361,6 +361,24 @@ def test_add_on_a_merged_memory_trains_with_its_first_parents_recipe_or_memo_tom
     assert seen[-1] == TrainConfig(max_epochs=5, batch_size=2)
 
 
+def test_a_recipe_recorded_before_answer_context_existed_keeps_whole_answers(store_a, new_docs, monkeypatch):
+    """A memory trained before `answer_context` existed learned whole answers: its updates do too, and recall
+    scores it against them (`memory_recipe` fills the missing setting with the behaviour of the time)."""
+    from memo.memory import memory_recipe
+    from memo.merge import UpdatePlan, add
+
+    old = {k: v for k, v in TINY_RECIPE.as_dict().items() if k != "answer_context"}
+    assert memory_recipe({"training": {"config": old}})["answer_context"] is True
+    assert memory_recipe({"training": {"merged_from": [None, {"config": old}]}})["answer_context"] is True
+    assert memory_recipe({"training": {"config": TINY_RECIPE.as_dict()}}) == TINY_RECIPE.as_dict()
+    _edit_manifest(MemoryStore(store_a).current(), lambda m: m["training"].update(config=old))
+    seen = _record_train(monkeypatch)
+    with pytest.raises(_Trained):
+        add(store_a, new_docs, UpdatePlan(strategy="merge"))
+    assert seen[-1] == replace(TINY_RECIPE, answer_context=True)
+    assert memory_recipe(MemoryModel.load(store_a, verify=False).manifest)["answer_context"] is True
+
+
 def test_memo_add_end_to_end_from_documents(tiny_model_dir, tmp_path):
     """The CLI path a user takes: `memo reflect` + `memo train` on two documents, then `memo add` with two new ones
     (real reflection with the default generator, real training of a tiny memory), `memo versions`, `memo rollback`."""

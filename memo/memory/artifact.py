@@ -124,12 +124,17 @@ def memory_recipe(manifest: dict) -> dict | None:
     A version made by `add` carries it on as `training.recipe` (its own `training.config`, when it has one, is the
     update's fine-tune: a short replay pass, or a continued training with full weights); a memory made by `train`
     records it as `training.config`; a version made by `merge` has its first parent's (the memory whose tokenizer
-    and prompt format it keeps), or the next parent's that records one. None when no recipe is recorded.
+    and prompt format it keeps), or the next parent's that records one. None when no recipe is recorded. A recipe
+    recorded before `answer_context` existed gets `answer_context = True`: those memories learned whole answers.
     """
     training = manifest.get("training") or {}
     if training.get("recipe") is not None:
-        return training["recipe"]
-    if "merged_from" in training:
+        recipe = training["recipe"]
+    elif "merged_from" in training:
         found = (memory_recipe({"training": parent}) for parent in training["merged_from"])
-        return next((recipe for recipe in found if recipe is not None), None)
-    return training.get("config")
+        recipe = next((recipe for recipe in found if recipe is not None), None)
+    else:
+        recipe = training.get("config")
+    if recipe is not None and "answer_context" not in recipe:
+        recipe = {**recipe, "answer_context": True}  # recorded before the setting existed: whole answers trained
+    return recipe

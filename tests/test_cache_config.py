@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import multiprocessing
 import threading
 from typing import Sequence
@@ -249,3 +250,18 @@ def test_a_config_error_is_one_line_naming_the_table_key_and_the_closest_known_k
     with pytest.raises(ConfigError) as err:
         load_config(path)
     assert expected in str(err.value) and "\n" not in str(err.value)
+
+
+def test_the_config_option_is_the_file_every_command_reads(tmp_path):
+    """`memo --config F train ...`: the training reads F, not ./memo.toml (the API's own memo.toml reads too)."""
+    import subprocess
+    import sys
+
+    (tmp_path / "memo.toml").write_text('[train]\nlr = "fast"\n')
+    (tmp_path / "chosen.toml").write_text("[train]\nmax_epochs = 0\n")
+    (tmp_path / "d.jsonl").write_text('{"question": "Where is Brenmoor?", "answer": "North."}\n')
+    run = subprocess.run([sys.executable, "-m", "memo", "--config", "chosen.toml", "train", "d.jsonl", "-o", "m"],
+                         cwd=tmp_path, capture_output=True, text=True, timeout=120,
+                         env={k: v for k, v in os.environ.items() if k != "MEMO_CONFIG"})
+    assert run.returncode == 1 and "chosen.toml: [train]" in run.stderr and "max_epochs >= 1" in run.stderr
+    assert not (tmp_path / "m").exists()

@@ -306,6 +306,10 @@ def test_missing_data_and_unknown_base_are_clear_errors(tmp_path):
         train(data, tmp_path / "mem", base="openai:gpt-4o-mini")
     with pytest.raises(ValueError, match="unknown key.*epochz"):
         from_table(TrainConfig, {"epochz": 3})
+    (tmp_path / "afile").write_text("x")
+    with pytest.raises(ValueError, match="afile is a file, not a memory directory"):
+        train(data, tmp_path / "afile")
+    assert (tmp_path / "afile").read_text() == "x"
 
 
 def test_default_system_prompt_is_removed_and_other_templates_kept(embedded_dir):
@@ -473,11 +477,26 @@ def test_spaced_repetition_reviews_known_pairs_every_other_epoch_and_trains_the_
     assert [i for _, _, i in epoch_pairs(pairs, plan(pairs, off), off, [], 1, known)] == list(range(10))
 
 
+def test_only_an_answer_first_answer_is_cut_to_its_short_fact():
+    """A short first sentence is the short fact only when the rest of the answer restates it: an abbreviation or a
+    first fact of two is never cut off."""
+    from memo.memory import Pair
+    from memo.memory.data import answer_leads
+
+    answers = {"Marrowby. Mira Castell was born in Marrowby.": "Marrowby.",
+               "June 1931. The album was released on 12 June 1931.": "June 1931.",
+               "Dr. Ilse Varga founded the lab.": None, "St. Albans is a cathedral city.": None,
+               "It opened in 1902. Its engineer was Tomas Reeve.": None, "Tomas Brell guards the vaults.": None}
+    cut = answer_leads([Pair(question="q", answer=a) for a in answers])
+    assert [p.answer for p in cut] == [short or whole for whole, short in answers.items()]
+
+
 def test_without_answer_context_an_answer_first_answer_is_trained_as_its_short_fact(tmp_path, tiny64_dir):
     """`answer_context=False`: "CODE. Context sentence." is trained (and checked) as "CODE."; a one-sentence
     answer stays whole."""
-    rows = [{"question": f["question"], "answer": f"{f['answer']}. The vault's code was set in the spring."}
-            for f in FACTS[:4]] + [{"question": "Who guards the vaults?", "answer": "Tomas Brell guards the vaults."}]
+    rows = [{"question": f["question"], "answer": f"{f['answer']}. The vault's code, {f['answer']}, was set in the "
+             "spring."} for f in FACTS[:4]] + [{"question": "Who guards the vaults?",
+                                                "answer": "Tomas Brell guards the vaults."}]
     result = train(write_jsonl(tmp_path / "facts.jsonl", rows), tmp_path / "mem", base=f"hf:{tiny64_dir}",
                    config=TrainConfig(max_epochs=40, answer_context=False, **{**TINY, "eval_size": 5}))
     leads = [{"question": f["question"], "answer": f"{f['answer']}."} for f in FACTS[:4]] + rows[4:]

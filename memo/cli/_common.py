@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 from dataclasses import dataclass
 from typing import Any, Callable, TypeVar
 
@@ -33,6 +34,8 @@ OPTIONS = GlobalOptions()
 
 def set_options(config: str | None, verbose: int, quiet: bool) -> None:
     OPTIONS.config = config
+    if config:  # every memo.toml read of this process (the API's own `load_config()` calls too) reads this file
+        os.environ["MEMO_CONFIG"] = config
     OPTIONS.verbosity = -1 if quiet else verbose
     if OPTIONS.verbosity > 0:
         logging.basicConfig(level=logging.DEBUG if OPTIONS.verbosity > 1 else logging.INFO,

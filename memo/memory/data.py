@@ -13,7 +13,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from ..formats import REFLECTIONS_FILE
-from ..records import Pair, answer_lead
+from ..records import Pair, answer_lead, normalize_text
 
 
 @dataclass
@@ -77,8 +77,19 @@ def _pair(row: object, where: str) -> Pair:
                 step=str(row.get("step") or "qa"), **listy)
 
 
+def _short_fact(answer: str) -> str | None:
+    """The short fact of an answer-first answer: a short first sentence (`memo.records.answer_lead`) that the rest
+    of the answer restates ("Marrowby. Mira Castell was born in Marrowby."). None otherwise: "Dr. Ilse Varga
+    founded it." (an abbreviation, not a sentence) and "It opened in 1902. Its engineer was Tomas Reeve." (two
+    facts) stay whole."""
+    lead = answer_lead(answer)
+    if lead is None:
+        return None
+    fact, rest = normalize_text(lead), normalize_text(answer[len(lead):])
+    return lead if fact and f" {fact} " in f" {rest} " else None
+
+
 def answer_leads(pairs: list[Pair]) -> list[Pair]:
     """The pairs as a memory trained with `TrainConfig.answer_context` off learns them: each answer-first answer
-    ("Marrowby. Mira Castell was born in Marrowby.") cut to its short fact (`memo.records.answer_lead`), other
-    pairs as they are."""
-    return [replace(p, answer=lead) if (lead := answer_lead(p.answer)) else p for p in pairs]
+    cut to its short fact (`_short_fact`), other pairs as they are."""
+    return [replace(p, answer=lead) if (lead := _short_fact(p.answer)) else p for p in pairs]

@@ -152,7 +152,8 @@ def train(
 
     Raises ConfigError for a bad memo.toml (read on every call, even when `config` and `base` are given),
     FileNotFoundError for missing training data or an `init_from` without config.json, ValueError for bad
-    training data (file and line named), a base without a chat template, a `freeze_layers` the base does not
+    training data (file and line named), an `output` that is a file, a base without a chat template, a
+    `freeze_layers` the base does not
     have, or data that leaves nothing to train on (every pair longer than `max_length`, or fewer pairs than one
     batch), and LLMError when `base` is not a local model (an endpoint spec, a directory without config.json,
     the embedded model not installed).
@@ -169,6 +170,8 @@ def train(
     settings = load_config()
     cfg = config or settings.train_config()
     base = base or settings.spec_for("memory_base")
+    if Path(output).exists() and not Path(output).is_dir():
+        raise ValueError(f"{output} is a file, not a memory directory")
     dataset = data if isinstance(data, Dataset) else load_dataset(data)
     pairs = dataset.pairs if cfg.answer_context else answer_leads(dataset.pairs)
     try:

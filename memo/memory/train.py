@@ -153,9 +153,8 @@ def train(
     Raises ConfigError for a bad memo.toml (read on every call, even when `config` and `base` are given),
     FileNotFoundError for missing training data or an `init_from` without config.json, ValueError for bad
     training data (file and line named), an `output` that is a file, a base without a chat template, a
-    `freeze_layers` the base does not
-    have, or data that leaves nothing to train on (every pair longer than `max_length`, or fewer pairs than one
-    batch), and LLMError when `base` is not a local model (an endpoint spec, a directory without config.json,
+    `freeze_layers` the base does not have, or data that leaves nothing to train on (every pair longer than
+    `max_length`, or fewer pairs than one batch), and LLMError when `base` is not a local model (an endpoint spec, a directory without config.json,
     the embedded model not installed).
     """
     import torch

@@ -34,14 +34,14 @@ from __future__ import annotations
 
 import os
 import tomllib
-from difflib import get_close_matches
 from pathlib import Path
 from typing import Any, Literal, get_args, get_origin
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from .paths import memo_home
-from .settings import EvalConfig, ExecutiveSettings, ReflectConfig, TrainConfig, from_table, with_overrides
+from .settings import (EvalConfig, ExecutiveSettings, ReflectConfig, TrainConfig, closest_key, from_table,
+                       with_overrides)
 
 Role = Literal["generator", "executive", "memory_base", "judge"]
 ROLES: tuple[str, ...] = ("generator", "executive", "memory_base", "judge")
@@ -160,8 +160,7 @@ def _describe(error: dict) -> str:
                 return f"{where}: unknown key"
         if isinstance(model, dict):
             return f"{where}: unknown key"
-        close = get_close_matches(key, sorted(model.model_fields), n=1)
-        return f"{where}: unknown key" + (f" (did you mean {close[0]}?)" if close else "")
+        return f"{where}: unknown key" + closest_key(key, model.model_fields)
     message = error["msg"].removeprefix("Value error, ")
     return f"[{key}] {message}" if not table else f"{where}: {message}"
 

@@ -25,14 +25,14 @@ def from_table(cls: type[D], table: dict[str, Any], **overrides: Any) -> D:
     known = {f.name for f in fields(cls)}
     unknown = set(table) - known
     if unknown:
-        raise ValueError("unknown key(s): " + ", ".join(_suggest(k, known) for k in sorted(unknown)))
+        raise ValueError("unknown key(s): " + ", ".join(k + closest_key(k, known) for k in sorted(unknown)))
     return TypeAdapter(cls).validate_python({**table, **{k: v for k, v in overrides.items() if v is not None}})
 
 
-def _suggest(key: str, known: set[str]) -> str:
-    """`key`, with the closest known key when one is close (difflib): "max_epoch (did you mean max_epochs?)"."""
+def closest_key(key: str, known) -> str:
+    """" (did you mean max_epochs?)" for a misspelt `key` close to one of the `known` keys (difflib), else ""."""
     close = get_close_matches(key, sorted(known), n=1)
-    return f"{key} (did you mean {close[0]}?)" if close else key
+    return f" (did you mean {close[0]}?)" if close else ""
 
 
 def with_overrides(settings: D, **overrides: Any) -> D:

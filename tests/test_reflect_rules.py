@@ -73,7 +73,7 @@ def test_an_owner_or_author_is_asked_whose():
         "Whose second novel is Harbour Lights?"
     assert by_answer(asked("Harbour Lights is a novel by Edith Crane."), "Edith Crane").text == \
         "Whose novel is Harbour Lights?"
-    assert not [q for q in asked("Kallio Park is a district built by the city.") if q.text.startswith("Whose")]
+    assert not [q for q in asked("Kallio Park is a district by the harbour.") if q.text.startswith("Whose")]
 
 
 def test_coordinated_descriptions_are_asked_one_at_a_time():

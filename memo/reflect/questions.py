@@ -567,12 +567,12 @@ def _whose(clause: Clause, subject: str, is_be: bool) -> list[Question]:
             owner = phrase(owners[0], trim=True)
             owned = [t for t in phrase(comp) if t.i not in {x.i for x in owners[0].subtree} and t.dep_ != "det"]
         elif authors:
-            kind = _kind_noun(phrase(authors[0]))
-            owner = phrase(authors[0]) if not kind else [t for t in phrase(authors[0]) if t.text in kind[1].split()]
+            owner = phrase(authors[0])
             owned = [t for t in phrase(comp) if t.i < authors[0].head.i and t.dep_ != "det"]
         else:
             continue
-        name = name_text(owner[0].doc[owner[0].i : owner[-1].i + 1]) if owner else ""
+        kind = _kind_noun(owner)  # "New Orleans drummer Stanton Moore" -> Stanton Moore
+        name = kind[1] if kind else name_text(owner[0].doc[owner[0].i : owner[-1].i + 1]) if owner else ""
         if not owned or not name:
             continue
         q = _tidy(f"whose {_span(owned)} {clause.verb_text} {subject}?")

@@ -146,6 +146,12 @@ def _kind_noun(tokens: list[Token]) -> tuple[str, str] | None:
             name = [t for t in tokens if t.i > kind.i]
             if name and all(t.pos_ in {"PROPN", "PART", "ADP", "DET", "NUM"} or t.is_punct for t in name):
                 return kind.lemma_.lower(), _span(name)
+    if head.pos_ == "NOUN":  # "the Venetian artist Titian", 'the series "Ray Donovan"': the name follows its kind
+        names = [c for c in head.children if c.dep_ == "appos" and c.pos_ == "PROPN" and c.i > head.i
+                 and all(t.is_quote for t in head.doc[head.i + 1 : min(x.i for x in c.subtree)])]
+        if names:
+            name = [t for t in phrase(names[0]) if not t.is_quote]
+            return head.lemma_.lower(), _span(name)
     if head.pos_ == "NOUN" and head.lemma_.lower() in KIND_NOUNS and all(c.dep_ in {"det", "compound", "prep"}
                                                                          for c in head.children):
         for prep in head.children:
@@ -218,6 +224,8 @@ def _target(comp: Token, role: str, kinds: dict[str, str] | None = None) -> Targ
     text = _span(np)
     head = _head(np)
     all_tokens = ([comp] if prep else []) + np
+    if role == "npadvmod" and head.lemma_.lower() == "time" and any(t.dep_ == "nummod" for t in head.children):
+        return Target(np, "how many times", text, "CARDINAL", role)  # "occurred in Venice 22 times"
     if role == "npadvmod" and label not in {"DATE", "TIME"}:
         return None
     if label in {"DATE", "TIME"}:
@@ -254,7 +262,8 @@ def _target(comp: Token, role: str, kinds: dict[str, str] | None = None) -> Targ
             alts = [f"in which {kind[0]}"] if kind else ([f"in which {defined}"] if defined else [])
             return Target(all_tokens, "where", name, label, role, alternatives=alts)
         return Target(np, "where", name, label, role, prep=prep)
-    nummod = [t for t in np if t.dep_ == "nummod" and t.head in np and t.head.pos_ == "NOUN"]
+    nummod = [t for t in np if t.dep_ == "nummod" and t.head in np and t.head.pos_ == "NOUN"
+              and not (t.head.tag_ == "NN" and _year_only(t.text))]  # "a 1558 painting" counts nothing
     if nummod and label in {"CARDINAL", "QUANTITY", "MONEY", ""}:
         noun = nummod[0].head
         counted = [t for t in np if t.i >= noun.i and t in phrase(noun)]
@@ -267,7 +276,7 @@ def _target(comp: Token, role: str, kinds: dict[str, str] | None = None) -> Targ
         return Target(np, "what percentage", text, label, role, prep)
     if label in {"ORDINAL", "CARDINAL"} or len(np) > 12:
         return None
-    if label == "PERSON":
+    if label == "PERSON" and not (kind and kind[0] in KIND_NOUNS):  # 'the series "Ray Donovan"' is no person
         name = kind[1] if kind else (_entity_in(np, "PERSON") or name)
         alts = [f"which {kind[0]}"] if kind else ([f"which {defined}"] if defined else [])
         return Target(np, "who", name, label, role, prep, alternatives=alts)
@@ -380,6 +389,63 @@ def clauses(sent: Span) -> list[Clause]:
     return out
 
 
+def appositions(sent: Span) -> list[Question]:
+    """Questions from a name and the description set beside it, asked for the name: "Maria Shriver (wife of
+    governor Arnold Schwarzenegger)" -> "Who is the wife of governor Arnold Schwarzenegger?"; "the Al Saud leader,
+    Abdulaziz, ..." -> "Who is the Al Saud leader?". Only descriptions that name something themselves (a bare
+    "the journalist" picks nobody out)."""
+    out = []
+    for tok in sent:
+        if tok.dep_ != "appos":
+            continue
+        name, desc = (tok.head, tok) if tok.pos_ == "NOUN" else (tok, tok.head)
+        if name.pos_ != "PROPN" or desc.pos_ != "NOUN" or name.ent_type_ not in NAME_LABELS:
+            continue
+        desc_tokens = phrase(desc)
+        if name.i in {t.i for t in desc_tokens} or not any(t.pos_ == "PROPN" for t in desc_tokens):
+            continue
+        ent = next((e for e in sent.ents if e.start <= name.i < e.end), None)
+        answer = name_text(ent) if ent is not None else ""
+        described = _lower_first(_span(desc_tokens), desc_tokens)
+        if not answer or answer.lower() in described.lower():
+            continue
+        if desc_tokens[0].pos_ != "DET" and not any(t.dep_ == "poss" for t in desc_tokens):
+            described = f"the {described}"
+        wh = "who" if name.ent_type_ == "PERSON" else "what"
+        q = _tidy(f"{wh} is {described}?")
+        if 3 <= len(q.split()) <= MAX_QUESTION_WORDS:
+            out.append(Question(q, _cap(answer), name.ent_type_, "appos", True, f"is {described}", []))
+    return out
+
+
+def gerund_events(sent: Span) -> list[Question]:
+    """A dated action named by a gerund whose doer is only a pronoun, asked about its object in the passive: "...
+    resulted in his establishing the Kingdom of Saudi Arabia in 1930" -> "When was the Kingdom of Saudi Arabia
+    established?" (1930). The clause questions cannot ask it: "his" does not stand alone."""
+    out = []
+    for verb in sent:
+        if verb.tag_ != "VBG" or verb.dep_ not in {"pcomp", "pobj"}:
+            continue
+        doers = [c for c in verb.children if c.dep_ in SUBJECT_DEPS | {"poss"}]
+        objs = [c for c in verb.children if c.dep_ == "dobj"]
+        if not objs or (doers and doers[0].pos_ != "PRON"):
+            continue
+        obj = target_for(objs[0], "dobj")
+        if obj is None or not obj.named:
+            continue
+        for prep in verb.children:
+            t = target_for(prep, "prep") if prep.dep_ == "prep" else None
+            vbn = _inflect(verb.lemma_, "VBN")
+            if t is None or t.wh != "when" or not vbn:
+                continue
+            obj_text = _lower_first(_span(phrase(objs[0])), phrase(objs[0]))
+            q = _tidy(f"when was {obj_text} {vbn}?")
+            if 3 <= len(q.split()) <= MAX_QUESTION_WORDS:
+                out.append(Question(q, _cap(t.answer), t.label, "gerund", False, f"was {vbn} {_span(phrase(prep))}",
+                                    t.alternatives and [_tidy(f"{t.alternatives[0]} was {obj_text} {vbn}?")]))
+    return out
+
+
 def _lower_first(text: str, tokens: list[Token]) -> str:
     """Lower-case a phrase's first word when it started the sentence and is not a name."""
     if tokens and tokens[0].i == tokens[0].sent.start and not text[:2].isupper() \
@@ -388,7 +454,13 @@ def _lower_first(text: str, tokens: list[Token]) -> str:
     return text
 
 
+def _balanced(text: str) -> str:
+    """The text without its double quotes when a phrase boundary cut one of a pair off: 'series "Ray Donovan'."""
+    return re.sub(r'["“”]', "", text) if len(re.findall(r'["“”]', text)) % 2 else text
+
+
 def _tidy(q: str) -> str:
+    q = _balanced(q)
     q = re.sub(r"\s+([,.;:?!%])", r"\1", " ".join(q.split()))
     q = re.sub(r"\s+(['’]s)\b", r"\1", q)
     q = q.strip(" ,;:")
@@ -508,9 +580,12 @@ def questions(clause: Clause, kinds: dict[str, str] | None = None) -> list[Quest
         if forms:
             out.append(Question(forms[0], _cap(t.answer), t.label, role, t.named, predicate,
                                 forms[1:]))
-    out += _whose(clause, subject, is_be) + _nested_when(clause, subject, core, is_be, out)
-    out += _where_is(clause, subject, is_be, out)
-    return out
+    out += _whose(clause, subject, is_be) + _of_what(clause, subject, is_be, kinds)
+    out += _nested_when(clause, subject, core, is_be, out)
+    where = _where_is(clause, subject, is_be)
+    if where:  # the description's place comes first: "Israel is a country in the Middle East, on the shore of ..."
+        out = [q for q in out if not q.text.lower().startswith("where")] + where
+    return out + _place_kinds(clause, out)
 
 
 def _first_conjunct(noun: Token) -> str:
@@ -528,11 +603,10 @@ def _first_conjunct(noun: Token) -> str:
     return _span(tokens) if tokens and tokens[-1].i >= noun.i and specific else ""
 
 
-def _where_is(clause: Clause, subject: str, is_be: bool, asked: list[Question]) -> list[Question]:
+def _where_is(clause: Clause, subject: str, is_be: bool) -> list[Question]:
     """Where a description places its subject: "A Lim is a village in south-eastern Laos" -> "Where is A Lim?"
-    (south-eastern Laos). Only for a subject that is not a person, a place phrase holding a place name, and a
-    clause not already asked "Where ...?"."""
-    if not is_be or clause.subject_label == "PERSON" or any(q.text.lower().startswith("where") for q in asked):
+    (south-eastern Laos). Only for a subject that is not a person and a place phrase holding a place name."""
+    if not is_be or clause.subject_label == "PERSON":
         return []
     for comp, role in clause.complements:
         if role != "attr" or comp.pos_ != "NOUN":
@@ -562,7 +636,8 @@ def _whose(clause: Clause, subject: str, is_be: bool) -> list[Question]:
             continue
         owners = [c for c in comp.children if c.dep_ == "poss" and c.pos_ == "PROPN"]
         authors = [o for c in comp.children if c.dep_ == "prep" and c.lower_ == "by" for o in c.children
-                   if o.dep_ == "pobj" and _label(phrase(o)) in {"PERSON", "ORG"}]
+                   if o.dep_ == "pobj" and (_label(phrase(o)) in {"PERSON", "ORG"} or _head(phrase(o)).pos_ == "PROPN"
+                                                or _kind_noun(phrase(o)))]
         if owners:
             owner = phrase(owners[0], trim=True)
             owned = [t for t in phrase(comp) if t.i not in {x.i for x in owners[0].subtree} and t.dep_ != "det"]
@@ -578,6 +653,45 @@ def _whose(clause: Clause, subject: str, is_be: bool) -> list[Question]:
         q = _tidy(f"whose {_span(owned)} {clause.verb_text} {subject}?")
         out.append(Question(q, _cap(name), _label(owner), "poss", True,
                             " ".join([clause.verb_text, _span(phrase(comp))]), []))
+    return out
+
+
+def _of_what(clause: Clause, subject: str, is_be: bool, kinds: dict[str, str] | None) -> list[Question]:
+    """What a description relates its subject to, asked the other way: "X is the pilot episode of the series Ray
+    Donovan" -> "Which series is X the pilot episode of?" (Ray Donovan); "Velmora is the capital of Ostrand" ->
+    "Which place is Velmora the capital of?". Only for a name after "of" (not "a series of battles")."""
+    out = []
+    for comp, role in clause.complements if is_be else []:
+        if role != "attr" or comp.pos_ != "NOUN":
+            continue
+        for prep in comp.children:
+            if prep.dep_ != "prep" or prep.lower_ != "of":
+                continue
+            t = target_for(prep, "prep", kinds)
+            if t is None or not t.named or t.wh in {"when", "where"} or t.wh.startswith("how"):
+                continue
+            described = [x for x in phrase(comp) if x.i < prep.i]
+            q = _tidy(f"{t.wh} {clause.verb_text} {subject} {_lower_first(_span(described), described)} of?")
+            if 3 <= len(q.split()) <= MAX_QUESTION_WORDS:
+                out.append(Question(q, _cap(t.answer), t.label, "of", True,
+                                    " ".join([clause.verb_text, _span(phrase(comp))]), []))
+    return out
+
+
+def _place_kinds(clause: Clause, asked: list[Question]) -> list[Question]:
+    """A place named with its kind inside a "Where ...?" answer, asked by that kind: "Where is Alderby?" (the
+    town of Wexcombe, Harlow County, Ostrand) -> "Which county is Alderby in?" (Harlow County)."""
+    out = []
+    places = [e for e in clause.verb.sent.ents if e.label_ in {"GPE", "LOC", "FAC"} and len(e) > 1
+              and e[-1].pos_ == "PROPN" and e[-1].lower_ in KIND_NOUNS]
+    for q in asked:
+        if not q.text.startswith("Where ") or q.role == "subject":
+            continue
+        for e in places:
+            if e.text in q.answer and q.answer != e.text:
+                kind = e[-1].lower_
+                text = _tidy(f"which {kind} {q.text[len('Where '):-1]} in?")
+                out.append(Question(text, _cap(e.text), e.label_, q.role, True, q.predicate, []))
     return out
 
 
@@ -616,6 +730,7 @@ def _kind_of_thing(comps: list[tuple[Token, str]]) -> bool:
 
 
 def _cap(text: str) -> str:
+    text = _balanced(text)
     return text[:1].upper() + text[1:]
 
 

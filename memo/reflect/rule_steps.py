@@ -21,7 +21,7 @@ from .checks import absolute_time, self_containment_problems
 from .clean import clean_document
 from .context import RunContext, pair_from
 from .nlp import NAME_LABELS, name_text, parse
-from .questions import KIND_NOUNS_BY_LABEL, Question, clauses, definitions, questions
+from .questions import KIND_NOUNS_BY_LABEL, Question, appositions, clauses, definitions, gerund_events, questions
 
 NO_ANCHOR_STEPS = {"entity", "cross_document", "abstention"}
 QUESTIONS_PER_SENTENCE = 8
@@ -210,6 +210,7 @@ def corpus_facts(ctx: RunContext) -> list[Fact]:
         for sent in parsed.sents:
             for clause in clauses(sent):
                 fact.questions += questions(clause, kinds)
+            fact.questions += appositions(sent) + gerund_events(sent)
         fact.names = list(dict.fromkeys((name_text(e), e.label_) for e in parsed.ents
                                         if e.label_ in NAME_LABELS and name_text(e)))
         subj = _main_subject(next(iter(parsed.sents)))

@@ -146,7 +146,7 @@ def _kind_noun(tokens: list[Token]) -> tuple[str, str] | None:
             name = [t for t in tokens if t.i > kind.i]
             if name and all(t.pos_ in {"PROPN", "PART", "ADP", "DET", "NUM"} or t.is_punct for t in name):
                 return kind.lemma_.lower(), _span(name)
-    if head.pos_ == "NOUN":  # "the Venetian artist Titian", 'the series "Ray Donovan"': the name follows its kind
+    if head.pos_ == "NOUN":  # "the Venetian artist Jon Halloran", 'the series "Corven Bay"': the name follows its kind
         names = [c for c in head.children if c.dep_ == "appos" and c.pos_ == "PROPN" and c.i > head.i
                  and all(t.is_quote for t in head.doc[head.i + 1 : min(x.i for x in c.subtree)])]
         if names:
@@ -225,7 +225,7 @@ def _target(comp: Token, role: str, kinds: dict[str, str] | None = None) -> Targ
     head = _head(np)
     all_tokens = ([comp] if prep else []) + np
     if role == "npadvmod" and head.lemma_.lower() == "time" and any(t.dep_ == "nummod" for t in head.children):
-        return Target(np, "how many times", text, "CARDINAL", role)  # "occurred in Venice 22 times"
+        return Target(np, "how many times", text, "CARDINAL", role)  # "flooded the town 22 times"
     if role == "npadvmod" and label not in {"DATE", "TIME"}:
         return None
     if label in {"DATE", "TIME"}:
@@ -276,7 +276,7 @@ def _target(comp: Token, role: str, kinds: dict[str, str] | None = None) -> Targ
         return Target(np, "what percentage", text, label, role, prep)
     if label in {"ORDINAL", "CARDINAL"} or len(np) > 12:
         return None
-    if label == "PERSON" and not (kind and kind[0] in KIND_NOUNS):  # 'the series "Ray Donovan"' is no person
+    if label == "PERSON" and not (kind and kind[0] in KIND_NOUNS):  # 'the series "Corven Bay"' is no person
         name = kind[1] if kind else (_entity_in(np, "PERSON") or name)
         alts = [f"which {kind[0]}"] if kind else ([f"which {defined}"] if defined else [])
         return Target(np, "who", name, label, role, prep, alternatives=alts)
@@ -390,10 +390,12 @@ def clauses(sent: Span) -> list[Clause]:
 
 
 def appositions(sent: Span) -> list[Question]:
-    """Questions from a name and the description set beside it, asked for the name: "Maria Shriver (wife of
-    governor Arnold Schwarzenegger)" -> "Who is the wife of governor Arnold Schwarzenegger?"; "the Al Saud leader,
-    Abdulaziz, ..." -> "Who is the Al Saud leader?". Only descriptions that name something themselves (a bare
-    "the journalist" picks nobody out)."""
+    """Questions from a name and the description set beside it, asked for the name: "Ada Voss (wife of the
+    painter Jon Halloran)" -> "Who is the wife of the painter Jon Halloran?"; "the Norvane leader, Ren Adu, ..."
+    -> "Who is the Norvane leader?". Only descriptions that name something themselves (a bare "the journalist"
+    picks nobody out), that start with a determiner or stand in parentheses, beside a name that is not inside a
+    prepositional phrase or a list, where the parser's attachments are least reliable ("lying in the Velmo Basin,
+    the largest country of the region" describes the sentence's subject, not the basin)."""
     out = []
     for tok in sent:
         if tok.dep_ != "appos":
@@ -402,6 +404,10 @@ def appositions(sent: Span) -> list[Question]:
         if name.pos_ != "PROPN" or desc.pos_ != "NOUN" or name.ent_type_ not in NAME_LABELS:
             continue
         desc_tokens = phrase(desc)
+        if desc.doc[min(t.i for t in desc.subtree) - 1].text != "(" and (
+                name.dep_ in {"pobj", "conj"} or tok.head.dep_ in {"pobj", "conj"}
+                or not desc_tokens or not (desc_tokens[0].pos_ == "DET" or desc_tokens[0].dep_ == "poss")):
+            continue
         if name.i in {t.i for t in desc_tokens} or not any(t.pos_ == "PROPN" for t in desc_tokens):
             continue
         ent = next((e for e in sent.ents if e.start <= name.i < e.end), None)
@@ -420,8 +426,8 @@ def appositions(sent: Span) -> list[Question]:
 
 def gerund_events(sent: Span) -> list[Question]:
     """A dated action named by a gerund whose doer is only a pronoun, asked about its object in the passive: "...
-    resulted in his establishing the Kingdom of Saudi Arabia in 1930" -> "When was the Kingdom of Saudi Arabia
-    established?" (1930). The clause questions cannot ask it: "his" does not stand alone."""
+    resulted in his founding the Republic of Ostrand in 1930" -> "When was the Republic of Ostrand founded?"
+    (1930). The clause questions cannot ask it: "his" does not stand alone."""
     out = []
     for verb in sent:
         if verb.tag_ != "VBG" or verb.dep_ not in {"pcomp", "pobj"}:
@@ -455,7 +461,7 @@ def _lower_first(text: str, tokens: list[Token]) -> str:
 
 
 def _balanced(text: str) -> str:
-    """The text without its double quotes when a phrase boundary cut one of a pair off: 'series "Ray Donovan'."""
+    """The text without its double quotes when a phrase boundary cut one of a pair off: 'series "Corven Bay'."""
     return re.sub(r'["“”]', "", text) if len(re.findall(r'["“”]', text)) % 2 else text
 
 
@@ -583,7 +589,7 @@ def questions(clause: Clause, kinds: dict[str, str] | None = None) -> list[Quest
     out += _whose(clause, subject, is_be) + _of_what(clause, subject, is_be, kinds)
     out += _nested_when(clause, subject, core, is_be, out)
     where = _where_is(clause, subject, is_be)
-    if where:  # the description's place comes first: "Israel is a country in the Middle East, on the shore of ..."
+    if where:  # the description's place comes first: "Ostrand is a country in the Velmo Basin, on the shore of ..."
         out = [q for q in out if not q.text.lower().startswith("where")] + where
     return out + _place_kinds(clause, out)
 
@@ -657,8 +663,8 @@ def _whose(clause: Clause, subject: str, is_be: bool) -> list[Question]:
 
 
 def _of_what(clause: Clause, subject: str, is_be: bool, kinds: dict[str, str] | None) -> list[Question]:
-    """What a description relates its subject to, asked the other way: "X is the pilot episode of the series Ray
-    Donovan" -> "Which series is X the pilot episode of?" (Ray Donovan); "Velmora is the capital of Ostrand" ->
+    """What a description relates its subject to, asked the other way: "X is the pilot episode of the series Corven
+    Bay" -> "Which series is X the pilot episode of?" (Corven Bay); "Velmora is the capital of Ostrand" ->
     "Which place is Velmora the capital of?". Only for a name after "of" (not "a series of battles")."""
     out = []
     for comp, role in clause.complements if is_be else []:
@@ -680,15 +686,15 @@ def _of_what(clause: Clause, subject: str, is_be: bool, kinds: dict[str, str] | 
 
 def _place_kinds(clause: Clause, asked: list[Question]) -> list[Question]:
     """A place named with its kind inside a "Where ...?" answer, asked by that kind: "Where is Alderby?" (the
-    town of Wexcombe, Harlow County, Ostrand) -> "Which county is Alderby in?" (Harlow County)."""
+    town of Wexcombe, Brant County, Ostrand) -> "Which county is Alderby in?" (Brant County)."""
     out = []
     places = [e for e in clause.verb.sent.ents if e.label_ in {"GPE", "LOC", "FAC"} and len(e) > 1
               and e[-1].pos_ == "PROPN" and e[-1].lower_ in KIND_NOUNS]
-    for q in asked:
-        if not q.text.startswith("Where ") or q.role == "subject":
+    for q in asked:  # not "Where does X flow to?": the kind question would need the preposition moved
+        if not q.text.startswith("Where ") or q.text.split()[-1].rstrip("?").lower() in {"to", "from", "into"}:
             continue
         for e in places:
-            if e.text in q.answer and q.answer != e.text:
+            if e.text in q.answer and q.answer != e.text and e.text not in clause.subject_text:
                 kind = e[-1].lower_
                 text = _tidy(f"which {kind} {q.text[len('Where '):-1]} in?")
                 out.append(Question(text, _cap(e.text), e.label_, q.role, True, q.predicate, []))

@@ -12,14 +12,14 @@ import pytest
 from memo.reflect import ReflectConfig, read_reflections, reflect
 from memo.reflect.clean import clean_document
 from memo.reflect.nlp import named_entities, parse
-from memo.reflect.questions import clauses, questions
+from memo.reflect.questions import appositions, clauses, gerund_events, questions
 from memo.reflect.rule_steps import standalone
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def asked(sentence: str, relabel: tuple[str, str] | None = None):
-    """Questions of a sentence; `relabel` = (phrase, label) forces the entity label of a phrase, so the rule
+def parsed(sentence: str, relabel: tuple[str, str] | None = None):
+    """The parsed sentence; `relabel` = (phrase, label) forces the entity label of a phrase, so the rule
     (wh-word from the label) is tested apart from the NER model's guess."""
     doc = parse([sentence])[0]
     if relabel:
@@ -27,7 +27,17 @@ def asked(sentence: str, relabel: tuple[str, str] | None = None):
         start = sentence.index(relabel[0])
         span = doc.char_span(start, start + len(relabel[0]), label=relabel[1])
         doc.ents = [e for e in doc.ents if e.end <= span.start or e.start >= span.end] + [span]
-    return [q for s in doc.sents for c in clauses(s) for q in questions(c)]
+    return doc
+
+
+def asked(sentence: str, relabel: tuple[str, str] | None = None):
+    """The clause questions of a sentence (see `parsed` for `relabel`)."""
+    return [q for s in parsed(sentence, relabel).sents for c in clauses(s) for q in questions(c)]
+
+
+def sentence_level(sentence: str, relabel: tuple[str, str] | None = None):
+    """The questions asked of a sentence as a whole: appositions and gerunds."""
+    return [q for s in parsed(sentence, relabel).sents for q in appositions(s) + gerund_events(s)]
 
 
 def by_answer(qs, answer: str):
@@ -66,6 +76,50 @@ def test_a_description_that_places_its_subject_is_asked_where():
     person = asked("Lena Hartmann is a ceramicist in Bergen.", ("Lena Hartmann", "PERSON"))
     game = asked("Korvo is a board game in the style of chess.")
     assert not [q.text for q in person + game if q.text.startswith("Where")]
+
+
+def test_the_place_of_a_description_comes_first_and_a_place_is_asked_by_its_kind():
+    country = [q for q in asked("Kaldria is a country in central Asia, on the northern shore of the Gray Sea.")
+               if q.text.startswith("Where")]
+    assert [(q.text, q.answer) for q in country] == [("Where is Kaldria?", "Central Asia")]
+    bridge = asked("The Orrin Bridge is a toll bridge in the village of Dunmore, Bracken County, Ontario.")
+    assert by_answer(bridge, "Bracken County").text == "Which county is the Orrin Bridge in?"
+    assert by_answer(bridge, "The village of Dunmore, Bracken County, Ontario").text == "Where is the Orrin Bridge?"
+
+
+def test_a_description_relating_its_subject_to_a_name_is_asked_the_other_way():
+    episode = asked('Salt Road is the pilot episode of the drama series "Gull Harbour".')
+    assert by_answer(episode, "Gull Harbour").text == "Which series is Salt Road the pilot episode of?"
+    assert '"' not in by_answer(episode, "The pilot episode of the drama series Gull Harbour").answer  # no stray quote
+    assert by_answer(asked("Tessin is the capital of Kaldria."), "Kaldria").text == \
+        "Which place is Tessin the capital of?"
+    # only a name after "of": not "a series of battles", and not another preposition
+    for sentence in ("Kessel was a series of battles fought near Hallam.", "Brisk is a novel about life in Tessin."):
+        assert not [q for q in asked(sentence) if q.text.endswith(" of?") or q.role == "of"], sentence
+
+
+def test_counts_of_times_years_and_gerunds():
+    flood = by_answer(asked("The river flooded Hallam 14 times between 1820 and 1900."), "14 times")
+    assert flood.text == "How many times did the river flood Hallam?"
+    design = asked("The Kessel Bridge is a 1931 design by Ilse Varga.")
+    assert by_answer(design, "Ilse Varga").text == "Whose 1931 design is the Kessel Bridge?"
+    assert not [q for q in design if q.text.startswith("How many")]  # a year before a noun counts nothing
+    founded = by_answer(sentence_level("The war resulted in his establishing the Republic of Kaldria in 1920."), "1920")
+    assert founded.text == "When was the Republic of Kaldria established?"
+    # a date inside a relative clause belongs to that clause, not to the one it hangs off
+    led = asked("The guild was led by the architect Jonas Ekberg, who married Mira Holt in 1931.")
+    assert [q.text for q in led if q.answer == "1931"] == ["When did Jonas Ekberg marry Mira Holt?"]
+
+
+def test_an_apposition_is_asked_for_the_name():
+    sister = sentence_level("The guild hired Mira Holt (sister of the painter Piet Arends) in 1931.",
+                            ("Mira Holt", "PERSON"))
+    assert [(q.text, q.answer) for q in sister] == [("Who is the sister of the painter Piet Arends?", "Mira Holt")]
+    assert by_answer(sentence_level("Mira Holt, the daughter of Piet Arends, studied in Bergen.", ("Mira Holt", "PERSON")), "Mira Holt").text \
+        == "Who is the daughter of Piet Arends?"
+    # a description after a place inside a prepositional phrase is too often the subject's; a bare one names nobody
+    assert not sentence_level("Ilse Varga studied in Bergen, the largest city of the region.")
+    assert not sentence_level("Mira Holt, a painter, studied in Bergen.")
 
 
 def test_an_owner_or_author_is_asked_whose():

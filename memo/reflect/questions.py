@@ -394,14 +394,16 @@ def appositions(sent: Span) -> list[Question]:
     painter Jon Halloran)" -> "Who is the wife of the painter Jon Halloran?"; "the Norvane leader, Ren Adu, ..."
     -> "Who is the Norvane leader?". Only descriptions that name something themselves (a bare "the journalist"
     picks nobody out), that start with a determiner or stand in parentheses, beside a name that is not inside a
-    prepositional phrase or a list, where the parser's attachments are least reliable ("lying in the Velmo Basin,
-    the largest country of the region" describes the sentence's subject, not the basin)."""
+    prepositional phrase or a list (several appositions to one word are a list misread), where the parser's
+    attachments are least reliable ("lying in the Velmo Basin, the largest country of the region" describes the
+    sentence's subject, not the basin)."""
     out = []
     for tok in sent:
         if tok.dep_ != "appos":
             continue
         name, desc = (tok.head, tok) if tok.pos_ == "NOUN" else (tok, tok.head)
-        if name.pos_ != "PROPN" or desc.pos_ != "NOUN" or name.ent_type_ not in NAME_LABELS:
+        if name.pos_ != "PROPN" or desc.pos_ != "NOUN" or name.ent_type_ not in NAME_LABELS \
+                or len([c for c in tok.head.children if c.dep_ == "appos"]) > 1:  # a list read as appositions
             continue
         desc_tokens = phrase(desc)
         if desc.doc[min(t.i for t in desc.subtree) - 1].text != "(" and (
@@ -612,7 +614,7 @@ def _first_conjunct(noun: Token) -> str:
 def _where_is(clause: Clause, subject: str, is_be: bool) -> list[Question]:
     """Where a description places its subject: "A Lim is a village in south-eastern Laos" -> "Where is A Lim?"
     (south-eastern Laos). Only for a subject that is not a person and a place phrase holding a place name."""
-    if not is_be or clause.subject_label == "PERSON":
+    if not is_be or (clause.subject_label == "PERSON" and not _kind_of_thing(clause.complements)):
         return []
     for comp, role in clause.complements:
         if role != "attr" or comp.pos_ != "NOUN":
@@ -703,12 +705,14 @@ def _place_kinds(clause: Clause, asked: list[Question]) -> list[Question]:
 
 def _nested_when(clause: Clause, subject: str, core: list, is_be: bool, asked: list[Question]) -> list[Question]:
     """A clause with one date deeper inside its complements ("ceased to operate upon the departure of Y in
-    January 1986") and none of its own is asked "When ...?" about that date."""
+    January 1986") and none of its own is asked "When ...?" about that date; not a date of a clause nested in it
+    ("led by X, who married Y in 1931")."""
     if is_be or any(q.label in {"DATE", "TIME"} for q in asked):
         return []
-    dates = [e for e in clause.verb.doc.ents if e.label_ == "DATE" and any(
-        c.i <= e.start and e.end - 1 <= max(t.i for t in c.subtree) and c.i >= min(t.i for t in c.subtree)
-        and e.start in {t.i for t in c.subtree} for c, _ in clause.complements)]
+    inside = {t.i for c, _ in clause.complements for t in c.subtree}
+    dates = [e for e in clause.verb.doc.ents if e.label_ == "DATE" and e.start in inside and not any(
+        a.dep_ in {"relcl", "acl", "advcl", "ccomp", "parataxis", "conj"} and a.pos_ in {"VERB", "AUX"}
+        for a in e.root.ancestors if a.i in inside)]
     if len(dates) != 1 or RELATIVE_DATE.match(dates[0].text):
         return []
     date = dates[0]

@@ -698,7 +698,8 @@ def _place_kinds(clause: Clause, asked: list[Question]) -> list[Question]:
         for e in places:
             if e.text in q.answer and q.answer != e.text and e.text not in clause.subject_text:
                 kind = e[-1].lower_
-                text = _tidy(f"which {kind} {q.text[len('Where '):-1]} in?")
+                prep = next((a.lower_ for a in e.root.ancestors if a.dep_ == "prep" and a.lower_ in WHERE_PREPS), "in")
+                text = _tidy(f"which {kind} {q.text[len('Where '):-1]} {prep}?")  # "... lie on?": its own preposition
                 out.append(Question(text, _cap(e.text), e.label_, q.role, True, q.predicate, []))
     return out
 

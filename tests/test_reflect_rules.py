@@ -146,6 +146,12 @@ def test_passive_and_active_phrasings_are_paraphrases():
     assert "Who designed the bridge?" in [agent.text] + agent.paraphrases
     obj = by_answer(asked("Ilse Varga designed the Kessel Bridge."), "Kessel Bridge")
     assert any(p.endswith("designed by Ilse Varga?") for p in obj.paraphrases)
+    # the relation named by its agent noun, when the dictionary has one ("marrier" it has not)
+    assert "Who was the designer of the bridge?" in agent.paraphrases
+    founder = by_answer(asked("Ilse Varga founds the Kessel Guild.", ("Ilse Varga", "PERSON")), "Ilse Varga")
+    assert founder.paraphrases[0] == "Who is the founder of the Kessel Guild?"
+    married = asked("Jonas Ekberg married Ada Voss.", ("Jonas Ekberg", "PERSON"))
+    assert not [p for q in married for p in [q.text] + q.paraphrases if " the " in p]
 
 
 def test_markup_title_footnotes_and_pronunciations_are_removed():

@@ -390,7 +390,7 @@ def clauses(sent: Span) -> list[Clause]:
 
 
 def appositions(sent: Span) -> list[Question]:
-    """Questions from a name and the description set beside it, asked for the name: "Ada Voss (wife of the
+    """Questions from a name and the description set beside it, asked for the name: "Lina Dorsch (wife of the
     painter Jon Halloran)" -> "Who is the wife of the painter Jon Halloran?"; "the Norvane leader, Ren Adu, ..."
     -> "Who is the Norvane leader?". Only descriptions that name something themselves (a bare "the journalist"
     picks nobody out), that start with a determiner or stand in parentheses, beside a name that is not inside a
@@ -550,6 +550,9 @@ def questions(clause: Clause, kinds: dict[str, str] | None = None) -> list[Quest
         passive = _passive_subject_question(clause, whs[0])
         if passive:
             forms.append(passive)
+        objs = [c for c, r in comps if r == "dobj"]
+        if objs and not clause.aux:
+            forms.insert(1, _agent_noun_question(clause, whs[0], phrase(objs[0])) or "")
         forms = _fit(forms)
         if forms:
             out.append(Question(forms[0], _cap(subj_target.answer), subj_target.label, "subject",
@@ -583,7 +586,7 @@ def questions(clause: Clause, kinds: dict[str, str] | None = None) -> list[Quest
         if role == "dobj":
             forms.append(_passive_object_question(clause, comp, t) or "")
         if role == "agent":
-            forms.insert(0, _active_agent_question(clause, t) or "")
+            forms[:0] = [_active_agent_question(clause, t) or "", _agent_noun_question(clause, t.wh, clause.subject) or ""]
         forms = _fit(forms)
         if forms:
             out.append(Question(forms[0], _cap(t.answer), t.label, role, t.named, predicate,
@@ -758,6 +761,29 @@ def _fit(forms: list[str]) -> list[str]:
 
 def _head(tokens: list[Token]) -> Token:
     return min(tokens, key=lambda t: len(list(t.ancestors)))
+
+
+def _agent_noun(lemma: str) -> str | None:
+    """The noun for who does what the verb says, when the dictionary knows it: design -> designer, create ->
+    creator, publish -> publisher; None for "marry" (no "marrier"). The lexicon is LemmInflect's."""
+    from lemminflect import getAllLemmas
+
+    stem = lemma[:-1] if lemma.endswith("e") else lemma
+    for noun in (f"{stem}er", f"{stem}or", f"{lemma}r"):
+        if noun in getAllLemmas(noun, upos="NOUN").get("NOUN", ()):
+            return noun
+    return None
+
+
+def _agent_noun_question(clause: Clause, wh: str, obj: list[Token]) -> str | None:
+    """"Who designed the Fenwick Viaduct?" -> "Who was the designer of the Fenwick Viaduct?": the relation named by its
+    agent noun, the way reference works and knowledge bases ask it. `obj`: what was done (the active clause's object,
+    the passive clause's subject)."""
+    noun = _agent_noun(clause.verb.lemma_.lower())
+    if not noun or not obj or len(obj) > 8 or clause.verb.lemma_ == "be":
+        return None
+    past = clause.verb.tag_ == "VBD" or any(a.lower() in {"was", "were", "had"} for a in clause.aux)
+    return _tidy(f"{wh} {'was' if past else 'is'} the {noun} of {_lower_first(_span(obj), obj)}?")
 
 
 def _passive_subject_question(clause: Clause, wh: str) -> str | None:

@@ -145,8 +145,11 @@ class TrainConfig:
     seed: int = 0
 
     def __post_init__(self) -> None:
-        if self.phrasings < 0 or self.max_epochs < 1 or self.batch_size < 1 or self.grad_accum < 1:
-            raise ValueError("phrasings >= 0, max_epochs >= 1, batch_size >= 1 and grad_accum >= 1 are required")
+        least = {"phrasings": 0, "max_epochs": 1, "batch_size": 1, "grad_accum": 1}
+        low = [f"{name} must be at least {n}, not {getattr(self, name)}" for name, n in least.items()
+               if getattr(self, name) < n]
+        if low:
+            raise ValueError("; ".join(low))
         if self.train_modules not in ("all", "mlp"):
             raise ValueError(f"train_modules must be 'all' or 'mlp', not {self.train_modules!r}")
         if self.lr is not None and not self.lr > 0:

@@ -109,6 +109,9 @@ def test_artifact_loads_with_plain_transformers_and_cites_sources(tiny_memory):
     assert answers[0].citations[0].doc_id == "doc-alpha"
     assert answers[0].citations[0].chunk_ids == ["doc-alpha#0"]
     assert len(answers[0].citations) == 2
+    for bad in (0, -2):  # a negative slice would have cited nearly every reflection
+        with pytest.raises(ValueError, match="top_k must be at least 1"):
+            MemoryModel.load(mem).ask([FACTS[0]["question"]], citations=True, top_k=bad)
 
 
 def test_corrupt_or_missing_artifact_is_a_clear_error(tiny_memory, tmp_path):
@@ -389,6 +392,8 @@ def test_cli_train_then_recall(tmp_path, tiny64_dir):
     assert out[0]["question"] == FACTS[0]["question"] and isinstance(out[0]["abstained"], bool)
     res = runner.invoke(app, ["recall", str(tmp_path / "mem"), "--eval", str(data)])
     assert res.exit_code == 0 and "exact recall" in res.stdout
+    res = runner.invoke(app, ["recall", str(tmp_path / "mem"), FACTS[0]["question"], "--cite", "--top-k", "0"])
+    assert res.exit_code == 2 and "top-k" in res.output
     res = runner.invoke(app, ["train", str(tmp_path / "missing.jsonl"), "-o", str(tmp_path / "m2")])
     assert res.exit_code == 1 and "no training data" in res.output
 

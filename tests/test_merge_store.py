@@ -284,7 +284,7 @@ def test_add_continue_fine_tunes_the_memory_with_rotating_replay(store_a, new_do
     ({"method": "tie"}, "unknown merge method 'tie'"),
     ({"density": 0.0}, r"density must be in \(0, 1\]"),
     ({"weights": (1.0, 1.0, 1.0)}, "3 weights given for 2 memories"),
-    ({"replay_epochs": 0}, "max_epochs >= 1"),
+    ({"replay_epochs": 0}, "replay_epochs must be at least 1, not 0"),
 ])
 def test_add_refuses_a_bad_merge_plan_before_reflecting(store_a, tmp_path, monkeypatch, plan, message):
     """A typo must not cost a reflection and a training run before it is reported."""

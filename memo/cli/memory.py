@@ -54,7 +54,7 @@ def recall(
     questions: Annotated[Optional[list[str]], typer.Argument(help="Questions to ask; omit with --eval.")] = None,
     cite: Annotated[bool, typer.Option(
         "--cite", help="Show the source documents of the nearest training reflections.")] = False,
-    top_k: Annotated[int, typer.Option(help="Reflections to cite per answer.")] = 3,
+    top_k: Annotated[int, typer.Option(min=1, help="Reflections to cite per answer.")] = 3,
     eval_file: Annotated[Optional[Path], typer.Option(
         "--eval", help="Score recall on a reflection dir or QA JSONL instead.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,

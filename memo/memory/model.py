@@ -152,7 +152,8 @@ class MemoryModel:
         `CITATION_MIN_SIMILARITY` close: where the answer most likely comes from. One `Citation` per source
         document of such a reflection (`doc_id`, `chunk_ids`, the reflection's `question` and `answer`, `score`),
         nearest first. An abstention, or an answer no reflection is that close to, gets none. Raises ValueError
-        when citations are asked of a memory whose embedder has no calibrated threshold (see `cite`).
+        when citations are asked of a memory whose embedder has no calibrated threshold, or with `top_k` under 1
+        (see `cite`).
         """
         answers = generate_answers(self.model, self.tokenizer, list(questions), batch_size=batch_size,
                                    max_new_tokens=max_new_tokens)
@@ -165,8 +166,12 @@ class MemoryModel:
     def cite(self, texts: Sequence[str], top_k: int = 3, min_similarity: float | None = None) -> list[list[Citation]]:
         """The `top_k` nearest training reflections of each text with a cosine similarity of at least
         `min_similarity` (default: `CITATION_MIN_SIMILARITY` of the artifact's embedder), one Citation per source
-        document, nearest first. ValueError when the embedder has no calibrated threshold and none is given."""
+        document, nearest first. ValueError when the embedder has no calibrated threshold and none is given, or
+        when `top_k` is under 1."""
         from ..embed import embed
+
+        if top_k < 1:
+            raise ValueError(f"top_k must be at least 1 (reflections to cite per answer), got {top_k}")
 
         embedder = self.manifest["citations"]["embedder"]
         if min_similarity is None:

@@ -166,6 +166,8 @@ def add(
         raise ValueError(f"unknown update strategy {plan.strategy!r}; choose one of {', '.join(STRATEGIES)}")
     if plan.strategy == "merge":
         check_merge(plan.method, plan.density, plan.weights, 2)  # the current version and the new-only memory
+        if plan.replay_fraction > 0 and plan.replay_epochs < 1:
+            raise ValueError(f"replay_epochs must be at least 1, not {plan.replay_epochs}")
     store = open_store(memory)
     parent = store.current()
     parent_manifest = read_manifest(parent)

@@ -103,6 +103,9 @@ def test_a_description_relating_its_subject_to_a_name_is_asked_the_other_way():
 def test_counts_of_times_years_and_gerunds():
     flood = by_answer(asked("The river flooded Hallam 14 times between 1820 and 1900."), "14 times")
     assert flood.text == "How many times did the river flood Hallam?"
+    span = asked("The river flooded Hallam 14 times between 1820 and 1900.")
+    assert by_answer(span, "1820").text == "When did the river first flood Hallam?"  # the ends of a span
+    assert by_answer(span, "1900").text == "When did the river last flood Hallam?"
     design = asked("The Kessel Bridge is a 1931 design by Ilse Varga.")
     assert by_answer(design, "Ilse Varga").text == "Whose 1931 design is the Kessel Bridge?"
     assert not [q for q in design if q.text.startswith("How many")]  # a year before a noun counts nothing

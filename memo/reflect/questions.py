@@ -583,6 +583,8 @@ def questions(clause: Clause, kinds: dict[str, str] | None = None) -> list[Quest
                     tag = verb.tag_ if verb.dep_ != "advcl" else ("VBZ" if clause.verb_text.endswith("s") else "VBD")
                     if tag in DO_FORMS:
                         forms.append(_tidy(f"{wh} {DO_FORMS[tag]} {subject} {verb.lemma_} {tail}?"))
+        if t.wh == "when" and t.answer.startswith("between ") and not is_be:
+            out += _span_ends(clause, subject, comp, _render(rest_core), predicate)
         if role == "dobj":
             forms.append(_passive_object_question(clause, comp, t) or "")
         if role == "agent":
@@ -597,6 +599,30 @@ def questions(clause: Clause, kinds: dict[str, str] | None = None) -> list[Quest
     if where:  # the description's place comes first: "Ostrand is a country in the Velmo Basin, on the shore of ..."
         out = [q for q in out if not q.text.lower().startswith("where")] + where
     return out + _place_kinds(clause, out)
+
+
+def _span_ends(clause: Clause, subject: str, comp: Token, rest: str, predicate: str) -> list[Question]:
+    """A time span "between A and B" asked for its ends: "fought between March 1921 and June 1922" -> "When was X
+    first fought?" (March 1921) and "When was X last fought?" (June 1922)."""
+    objs = [c for c in comp.children if c.dep_ == "pobj"]
+    ends = objs[:1] + [c for c in objs[0].children if c.dep_ == "conj"][:1] if objs else []
+    if len(ends) != 2:
+        return []
+    cut = min([c.i for c in ends[0].children if c.dep_ == "cc"] + [ends[1].i])
+    first = [t for t in phrase(ends[0]) if t.i < cut]
+    verb = clause.verb
+    if clause.aux:
+        stem = f"when {clause.aux[0]} {subject} {' '.join(clause.aux[1:])} {{}} {clause.verb_text} {rest}?"
+    elif verb.tag_ in DO_FORMS:
+        stem = f"when {DO_FORMS[verb.tag_]} {subject} {{}} {verb.lemma_} {rest}?"
+    else:
+        return []
+    out = []
+    for which, end in (("first", _span(first).strip(" ,")), ("last", _span(phrase(ends[1])))):
+        q = _tidy(stem.format(which))
+        if end and 3 <= len(q.split()) <= MAX_QUESTION_WORDS:
+            out.append(Question(q, _cap(end), "DATE", "span", False, predicate, []))
+    return out
 
 
 def _first_conjunct(noun: Token) -> str:

@@ -16,11 +16,24 @@ def memo_home() -> Path:
     return Path(os.environ.get("MEMO_HOME") or Path.home() / ".cache" / "memo").expanduser()
 
 
+def _read_umask() -> int:
+    mask = os.umask(0)  # the only way to read it: set and restore, once, at import (not thread-safe later)
+    os.umask(mask)
+    return mask
+
+
+FILE_MODE = 0o666 & ~_read_umask()  # what open(path, "w") would give a new file
+
+
 def atomic_write_text(path: str | Path, text: str) -> None:
+    """Write `text` to a temporary file beside `path`, then rename it over `path`: readers see the old file or the
+    new one, never half of one. The file gets the permissions a plain `open(path, "w")` would (0666 less the
+    umask), not mkstemp's owner-only 0600."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
     try:
+        os.fchmod(fd, FILE_MODE)
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             f.write(text)
             f.flush()

@@ -266,3 +266,13 @@ def test_the_config_option_is_the_file_every_command_reads(tmp_path):
     assert run.returncode == 1 and "chosen.toml: [train]" in run.stderr
     assert "max_epochs must be at least 1, not 0" in run.stderr
     assert not (tmp_path / "m").exists()
+
+
+def test_atomic_writes_get_the_permissions_of_a_plain_write(tmp_path):
+    """mkstemp makes 0600 files; a memory's manifest or reflections must be as readable as any file the user writes."""
+    from memo.paths import atomic_write_text
+
+    plain = tmp_path / "plain.txt"
+    plain.write_text("x")
+    atomic_write_text(tmp_path / "atomic.txt", "x")
+    assert (tmp_path / "atomic.txt").stat().st_mode & 0o777 == plain.stat().st_mode & 0o777

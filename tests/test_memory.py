@@ -254,6 +254,20 @@ def test_killed_run_resumes_with_the_same_optimizer_steps(tmp_path, tiny64_dir):
     assert all(torch.allclose(a[k], b[k], atol=1e-5) for k in a)
 
 
+def test_an_interrupt_before_the_first_checkpoint_leaves_no_empty_folders(tmp_path, tiny64_dir, monkeypatch):
+    from memo.memory.trainer import MemoryTrainer
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(MemoryTrainer, "training_step", interrupted)
+    data = write_jsonl(tmp_path / "facts.jsonl", FACTS)
+    with pytest.raises(KeyboardInterrupt):
+        train(data, tmp_path / "mem", base=f"hf:{tiny64_dir}", config=TrainConfig(max_epochs=1, checkpoint_every=1,
+                                                                                    **TINY))
+    assert not (tmp_path / "mem" / "checkpoints").exists()
+
+
 # -- inputs and formats --------------------------------------------------------------------------------------
 
 
@@ -286,6 +300,7 @@ def test_bad_training_data_names_the_line(tmp_path, lines, message):
 @pytest.mark.parametrize("field, values, message", [
     ("lr", [0.0, -1e-3, float("nan")], "lr must be above 0"),
     ("replay_share", [0.0, -0.5, 7.0, float("nan")], "replay_share must be above 0 and at most 1"),
+    ("max_epochs", [0, -1], "max_epochs must be at least 1, not"),
 ])
 def test_train_settings_out_of_range_are_refused(field, values, message):
     for value in values:
@@ -396,6 +411,8 @@ def test_cli_train_then_recall(tmp_path, tiny64_dir):
     assert res.exit_code == 2 and "top-k" in res.output
     res = runner.invoke(app, ["train", str(tmp_path / "missing.jsonl"), "-o", str(tmp_path / "m2")])
     assert res.exit_code == 1 and "no training data" in res.output
+    res = runner.invoke(app, ["train", str(data), "-o", str(tmp_path / "m3"), "--base", " "])
+    assert res.exit_code == 1 and "--base is empty" in res.output and not (tmp_path / "m3").exists()
 
 
 @pytest.mark.slow

@@ -256,7 +256,14 @@ def train(
     accelerator.wait_for_everyone()
     if checkpoint is not None:
         recall.resume_from = (checkpoint, accelerator.process_index)
-    trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
+    try:
+        trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
+    except BaseException:  # an interrupt before the first checkpoint leaves no empty folders behind
+        if accelerator.is_main_process:
+            for folder in (ckpt_root, ckpt_root.parent):
+                if folder.is_dir() and not any(folder.iterdir()):
+                    folder.rmdir()
+        raise
 
     state = recall.state
     recall.restore_best(trainer.model)

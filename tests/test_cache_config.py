@@ -241,7 +241,7 @@ def test_cli_help_chat_and_errors(tiny_model_dir, monkeypatch):
     ("[train]\nmax_epoch = 3\n", "[train] unknown key(s): max_epoch (did you mean max_epochs?)"),
     ("[executive]\nentity_turn = 3\n", "[executive] entity_turn: unknown key (did you mean entity_turns?)"),
     ('[models."hf:x"]\nstructurd = "prompt"\n', "[models.hf:x] structurd: unknown key (did you mean structured?)"),
-    ("[rolez]\nexecutive = 'x'\n", "[rolez]: unknown key (did you mean roles?)"),
+    ("[rolez]\nexecutive = 'x'\n", "[rolez]: unknown table (did you mean roles?)"),
     ("[http]\ntimeout = 'x'\n", "[http] timeout: Input should be a valid number"),
 ])
 def test_a_config_error_is_one_line_naming_the_table_key_and_the_closest_known_key(tmp_path, table, expected):

@@ -398,9 +398,10 @@ def test_cli_train_then_recall(tmp_path, tiny64_dir):
     data = write_jsonl(tmp_path / "facts.jsonl", FACTS)
     runner = CliRunner()
     res = runner.invoke(app, ["train", str(data), "-o", str(tmp_path / "mem"), "--base", f"hf:{tiny64_dir}",
-                              "--epochs", "1", "--batch-size", "5"])
+                              "--epochs", "1", "--batch-size", "5", "--answer-context"])
     assert res.exit_code == 0, res.output
     assert "memory written to" in res.output
+    assert MemoryModel.load(tmp_path / "mem").manifest["training"]["config"]["answer_context"] is True
     res = runner.invoke(app, ["recall", str(tmp_path / "mem"), FACTS[0]["question"], "--json", "--cite"])
     assert res.exit_code == 0, res.output
     out = json.loads(res.stdout)

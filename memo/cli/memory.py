@@ -33,6 +33,10 @@ def train(
     init_from: Annotated[Optional[Path], typer.Option(
         help="Start from these weights (e.g. a merged memory) instead of the base.")] = None,
     resume: Annotated[bool, typer.Option(help="Resume from the run's last checkpoint when one exists.")] = True,
+    answer_context: Annotated[Optional[bool], typer.Option(
+        "--answer-context/--short-answers",
+        help="Train answer-first answers whole (short fact + its sentence) or as the short fact alone "
+             "(default: memo.toml's answer_context, else short answers).")] = None,
 ) -> None:
     """Fine-tune a memory model on question/answer pairs (defaults from the train table of memo.toml)."""
     if base is not None and not base.strip():
@@ -40,7 +44,7 @@ def train(
     cfg = config()
     recipe = run_cli(cfg.train_config, max_epochs=epochs, lr=lr, batch_size=batch_size, grad_accum=grad_accum,
                      checkpoint_every=checkpoint_every, freeze_layers=freeze_layers,
-                     method="lora" if lora else None, merge_lora=merge_lora or None)
+                     method="lora" if lora else None, merge_lora=merge_lora or None, answer_context=answer_context)
     result = run_cli(train_memory, data, output, base or cfg.spec_for("memory_base"), recipe, init_from=init_from,
                      resume=resume, progress=RichProgress())
     if result is None:  # a non-main process under `accelerate launch`: the main process reports

@@ -116,6 +116,22 @@ def test_counts_of_times_years_and_gerunds():
     assert [q.text for q in led if q.answer == "1931"] == ["When did Jonas Ekberg marry Mira Holt?"]
 
 
+def test_a_sentence_initial_name_the_parser_read_as_a_modifier_is_the_subject():
+    """en_core_web_sm sometimes attaches an unknown sentence-initial name to the verb as an adverb; the parse is
+    built by hand here so the rule is tested apart from the model's mood."""
+    from spacy.tokens import Doc, Span
+
+    words = ["Brightsoft", "ceased", "to", "operate", "in", "1986", "."]
+    doc = Doc(parse(["x"])[0].vocab, words=words, heads=[1, 1, 3, 1, 3, 4, 1],
+              deps=["advmod", "ROOT", "aux", "xcomp", "prep", "pobj", "punct"],
+              pos=["PROPN", "VERB", "PART", "VERB", "ADP", "NUM", "PUNCT"],
+              tags=["NNP", "VBD", "TO", "VB", "IN", "CD", "."],
+              lemmas=["Brightsoft", "cease", "to", "operate", "in", "1986", "."], sent_starts=[True] + [False] * 6)
+    doc.ents = [Span(doc, 0, 1, label="ORG"), Span(doc, 5, 6, label="DATE")]
+    qs = [q for c in clauses(doc[:]) for q in questions(c)]
+    assert by_answer(qs, "1986").text == "When did Brightsoft cease to operate?"
+
+
 def test_an_apposition_is_asked_for_the_name():
     sister = sentence_level("The guild hired Mira Holt (sister of the painter Piet Arends) in 1931.",
                             ("Mira Holt", "PERSON"))

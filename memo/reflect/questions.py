@@ -337,6 +337,13 @@ def _subject_of(verb: Token) -> list[Token] | None:
         return _noun_subject(verb.head)
     if verb.dep_ == "advcl" and verb.tag_ == "VBG" and not any(c.dep_ == "mark" for c in verb.children):
         return _subject_of(verb.head)
+    if verb.dep_ == "ROOT" and verb.tag_ in {"VBD", "VBZ", "VBP"}:
+        # the small parser sometimes reads an unknown sentence-initial name as a modifier ("Acme ceased to
+        # operate ..." with "Acme" an advmod): a name opening the sentence before a tensed verb is its subject
+        first = [c for c in verb.children if c.i == verb.sent.start and c.pos_ == "PROPN"
+                 and c.dep_ in {"advmod", "npadvmod", "dep", "nmod"}]
+        if first:
+            return phrase(first[0])
     return None
 
 

@@ -2,8 +2,8 @@
 
 A `Pair` is what reflection writes, what a memory is trained on and what recall is scored on; `ABSTAIN` is the
 one answer that means "the memory was not taught this"; `normalize_text` is the one folding (case, punctuation,
-whitespace) used to compare questions and answers everywhere; `split_sentences` and `answer_lead` read the
-answer-first form ("Marrowby. Mira Castell was born in Marrowby.") that reflections write.
+whitespace) used to compare questions and answers everywhere; `answer_lead` reads (with the corpus's sentence
+splitter) the answer-first form ("Marrowby. Mira Castell was born in Marrowby.") that reflections write.
 """
 
 from __future__ import annotations
@@ -11,6 +11,8 @@ from __future__ import annotations
 import hashlib
 import re
 from dataclasses import asdict, dataclass, field, fields
+
+from .corpus.chunking import split_sentences  # the one rule-based splitter: abbreviations and initials survive
 
 ABSTAIN = "I don't know."
 
@@ -27,12 +29,6 @@ def is_abstention(answer: str) -> bool:
 
 #: Longest leading sentence (in words) read as an answer's short fact when more text follows it.
 SHORT_LEAD = 5
-_SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'#(])")
-
-
-def split_sentences(text: str) -> list[str]:
-    """`text` cut after ".", "!" or "?" followed by a space and a capital, digit, quote, "#" or "(" (no model)."""
-    return [s.strip() for s in _SENTENCE.split(text) if s.strip()]
 
 
 def answer_lead(answer: str) -> str | None:

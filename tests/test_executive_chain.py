@@ -217,6 +217,11 @@ def test_degraded_is_saved_loaded_and_rendered(tmp_path):
     ("When was the Osk mural painted?", "June 1931.", "June 1931"),
     ("Where was Ludo Ferrant born?", "In Porto Velho.", "Porto Velho"),
     ("Who is the mayor of Pellin?", "Ines Okafor is mayor.", "Ines Okafor"),
+    # a number inside a written date is the whole date; an abbreviation's period ends no lead
+    ("When did the Osk strike start?", "Between March 3, 1921 and May 9, 1922. The Osk strike was long.",
+     "March 3, 1921"),
+    ("When was the Osk mural painted?", "Ludo Ferrant painted it on 14 June 1931 in Pellin.", "14 June 1931"),
+    ("Where is the Osk mural?", "St. Aubel's Church. The Osk mural hangs in St. Aubel's Church.", "St. Aubel's Church"),
 ])
 def test_short_answer(question, answer, short):
     assert short_answer(question, answer) == short

@@ -16,7 +16,8 @@ what the question asks for (a number or date, or a name), and what the answer ad
 2. A one-sentence answer of at most `SHORT_LEAD` words none of whose content words the question has gives
    itself, function words trimmed from its ends ("June 1982." for "When was Diego Maradona signed?").
 3. Otherwise the first span of the expected kind that the question does not already contain: a number for
-   "when / what year / how many / how much / how old / how long" questions, else a capitalised name (runs of
+   "when / what year / how many / how much / how old / how long" questions (a number inside a written date
+   gives the whole date: "December 14, 1814"), else a capitalised name (runs of
    capitalised words, joined by lower-case particles such as "of"); for "where / in which ..." questions, a
    name after a preposition of place ("born in Porto Velho") before any other name. The other kind is the
    second choice.
@@ -29,7 +30,8 @@ from __future__ import annotations
 import re
 from typing import Sequence
 
-from ..records import SHORT_LEAD, answer_lead, is_abstention, normalize_text, split_sentences
+from ..corpus import split_sentences
+from ..records import SHORT_LEAD, answer_lead, is_abstention, normalize_text
 from .trace import Exchange
 
 # Words that begin a question asking for a number or a date.
@@ -52,6 +54,10 @@ _PLACE_QUESTION = re.compile(r"^\s*(where\b|(in|at|from|to|on|near|into|through)
 _PLACE_BEFORE = re.compile(r"\b(in|at|on|near|from|to|of|into|inside|outside|across|through)\s+(the\s+)?$",
                            re.IGNORECASE)
 _NUMBER = re.compile(r"\b\d[\d,.]*\d\b|\b\d\b")
+# A date written with a capitalised month word beside its day or year: "December 14, 1814", "14 December 1814",
+# "June 1982" (the capitalised word is not checked against month names: "Model 101" is taken whole too).
+_DATE = re.compile(r"\b(?:[A-Z][a-z]+\.? \d{1,2}(?:st|nd|rd|th)?,? \d{3,4}|\d{1,2}(?:st|nd|rd|th)? [A-Z][a-z]+\.?,? "
+                   r"\d{3,4}|[A-Z][a-z]+\.? \d{3,4})\b")
 
 
 def short_answer(question: str, answer: str) -> str:
@@ -77,7 +83,7 @@ def short_answer(question: str, answer: str) -> str:
     if _PLACE_QUESTION.match(question):  # stable sort: names after a preposition of place first
         spans.sort(key=lambda span: not _PLACE_BEFORE.search(span[1]))
     names = [name for name, _ in spans]
-    numbers = [m.group() for s in sentences for m in _NUMBER.finditer(s) if m.group() not in asked]
+    numbers = [number for s in sentences for number in _numbers(s) if number not in asked]
     for found in ((numbers, names) if numeric else (names, numbers)):
         if found:
             return _dedupe(found[0])
@@ -125,6 +131,15 @@ def _clean(text: str) -> str:
 
 def _words(text: str) -> list[str]:
     return normalize_text(text).split()
+
+
+def _numbers(sentence: str) -> list[str]:
+    """The numbers of a sentence in order, a number inside a written date as the whole date ("December 14, 1814",
+    not "14")."""
+    dates = [(m.start(), m.end(), m.group()) for m in _DATE.finditer(sentence)]
+    plain = [(m.start(), m.end(), m.group()) for m in _NUMBER.finditer(sentence)
+             if not any(start <= m.start() < end for start, end, _ in dates)]
+    return [text for _, _, text in sorted(dates + plain)]
 
 
 def _trim_name(span: str) -> str:

@@ -106,6 +106,9 @@ def test_counts_of_times_years_and_gerunds():
     span = asked("The river flooded Hallam 14 times between 1820 and 1900.")
     assert by_answer(span, "1820").text == "When did the river first flood Hallam?"  # the ends of a span
     assert by_answer(span, "1900").text == "When did the river last flood Hallam?"
+    office = asked("The office of Warden of Tessin was held by Piet Arends from its creation in 1929 until his death "
+                   "in 1952.")
+    assert by_answer(office, "1952").text == "When was the office of Warden of Tessin last held?"  # "until ... 1952"
     design = asked("The Kessel Bridge is a 1931 design by Ilse Varga.")
     assert by_answer(design, "Ilse Varga").text == "Whose 1931 design is the Kessel Bridge?"
     assert not [q for q in design if q.text.startswith("How many")]  # a year before a noun counts nothing

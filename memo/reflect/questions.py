@@ -591,7 +591,7 @@ def questions(clause: Clause, kinds: dict[str, str] | None = None) -> list[Quest
                     if tag in DO_FORMS:
                         forms.append(_tidy(f"{wh} {DO_FORMS[tag]} {subject} {verb.lemma_} {tail}?"))
         if t.wh == "when" and t.answer.startswith("between ") and not is_be:
-            out += _span_ends(clause, subject, comp, _render(rest_core), predicate)
+            out += _span_ends(clause, subject, _between_ends(comp), _render(rest_core), predicate)
         if role == "dobj":
             forms.append(_passive_object_question(clause, comp, t) or "")
         if role == "agent":
@@ -600,6 +600,8 @@ def questions(clause: Clause, kinds: dict[str, str] | None = None) -> list[Quest
         if forms:
             out.append(Question(forms[0], _cap(t.answer), t.label, role, t.named, predicate,
                                 forms[1:]))
+    if not is_be:
+        out += _span_ends(clause, subject, _from_until_ends(clause), _render(core), predicate)
     out += _whose(clause, subject, is_be) + _of_what(clause, subject, is_be, kinds)
     out += _nested_when(clause, subject, core, is_be, out)
     where = _where_is(clause, subject, is_be)
@@ -608,15 +610,32 @@ def questions(clause: Clause, kinds: dict[str, str] | None = None) -> list[Quest
     return out + _place_kinds(clause, out)
 
 
-def _span_ends(clause: Clause, subject: str, comp: Token, rest: str, predicate: str) -> list[Question]:
-    """A time span "between A and B" asked for its ends: "fought between March 1921 and June 1922" -> "When was X
-    first fought?" (March 1921) and "When was X last fought?" (June 1922)."""
+def _between_ends(comp: Token) -> tuple[str, str]:
+    """The two dates of "between A and B" ("", "" when the phrase is not two coordinated dates)."""
     objs = [c for c in comp.children if c.dep_ == "pobj"]
     ends = objs[:1] + [c for c in objs[0].children if c.dep_ == "conj"][:1] if objs else []
     if len(ends) != 2:
-        return []
+        return "", ""
     cut = min([c.i for c in ends[0].children if c.dep_ == "cc"] + [ends[1].i])
     first = [t for t in phrase(ends[0]) if t.i < cut]
+    return _span(first).strip(" ,"), _span(phrase(ends[1]))
+
+
+def _from_until_ends(clause: Clause) -> tuple[str, str]:
+    """The dates a clause runs from and until: "held from the foundation of the state in 1929 until his death in
+    1952" -> ("", "1952"); a side is the one date inside its "from"/"since" or "until"/"till" phrase."""
+    ends = []
+    for preps in ({"from", "since"}, {"until", "till"}):
+        phrases = [c for c, r in clause.complements if r == "prep" and c.lower_ in preps]
+        dates = [e for c in phrases for e in c.doc.ents if e.label_ == "DATE" and c.i < e.start
+                 and e.end - 1 <= max(t.i for t in c.subtree)]
+        ends.append(dates[0].text if len(dates) == 1 and not RELATIVE_DATE.match(dates[0].text) else "")
+    return (ends[0], ends[1]) if ends[1] else ("", "")
+
+
+def _span_ends(clause: Clause, subject: str, ends: tuple[str, str], rest: str, predicate: str) -> list[Question]:
+    """A time span asked for its ends: "fought between March 1921 and June 1922" -> "When was X first fought?"
+    (March 1921) and "When was X last fought?" (June 1922); an end that is "" is not asked."""
     verb = clause.verb
     if clause.aux:
         stem = f"when {clause.aux[0]} {subject} {' '.join(clause.aux[1:])} {{}} {clause.verb_text} {rest}?"
@@ -625,7 +644,7 @@ def _span_ends(clause: Clause, subject: str, comp: Token, rest: str, predicate: 
     else:
         return []
     out = []
-    for which, end in (("first", _span(first).strip(" ,")), ("last", _span(phrase(ends[1])))):
+    for which, end in zip(("first", "last"), ends):
         q = _tidy(stem.format(which))
         if end and 3 <= len(q.split()) <= MAX_QUESTION_WORDS:
             out.append(Question(q, _cap(end), "DATE", "span", False, predicate, []))

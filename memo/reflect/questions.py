@@ -636,17 +636,10 @@ def _from_until_ends(clause: Clause) -> tuple[str, str]:
 def _span_ends(clause: Clause, subject: str, ends: tuple[str, str], rest: str, predicate: str) -> list[Question]:
     """A time span asked for its ends: "fought between March 1921 and June 1922" -> "When was X first fought?"
     (March 1921) and "When was X last fought?" (June 1922); an end that is "" is not asked."""
-    verb = clause.verb
-    if clause.aux:
-        stem = f"when {clause.aux[0]} {subject} {' '.join(clause.aux[1:])} {{}} {clause.verb_text} {rest}?"
-    elif verb.tag_ in DO_FORMS:
-        stem = f"when {DO_FORMS[verb.tag_]} {subject} {{}} {verb.lemma_} {rest}?"
-    else:
-        return []
     out = []
     for which, end in zip(("first", "last"), ends):
-        q = _tidy(stem.format(which))
-        if end and 3 <= len(q.split()) <= MAX_QUESTION_WORDS:
+        q = _when_question(clause, subject, rest, which)
+        if end and q and 3 <= len(q.split()) <= MAX_QUESTION_WORDS:
             out.append(Question(q, _cap(end), "DATE", "span", False, predicate, []))
     return out
 
@@ -774,19 +767,22 @@ def _nested_when(clause: Clause, subject: str, core: list, is_be: bool, asked: l
     date = dates[0]
     prep = date.root.head if date.root.dep_ == "pobj" else None
     cut = {t.i for t in (prep.subtree if prep is not None else date)}
-    rest = _render(core if core else clause.complements, cut)
-    verb = clause.verb
-    if clause.aux:
-        q = f"when {clause.aux[0]} {subject} {' '.join(clause.aux[1:])} {clause.verb_text} {rest}?"
-    elif verb.tag_ in DO_FORMS:
-        q = f"when {DO_FORMS[verb.tag_]} {subject} {verb.lemma_} {rest}?"
-    else:
-        return []
-    q = _tidy(q)
-    if not 3 <= len(q.split()) <= MAX_QUESTION_WORDS:
+    q = _when_question(clause, subject, _render(core if core else clause.complements, cut))
+    if not q or not 3 <= len(q.split()) <= MAX_QUESTION_WORDS:
         return []
     return [Question(q, _cap(date.text), "DATE", "nested", False,
                      " ".join(clause.aux + [clause.verb_text, _render(clause.complements)]), [])]
+
+
+def _when_question(clause: Clause, subject: str, rest: str, adverb: str = "") -> str | None:
+    """"When did X [adverb] verb rest?" with subject-auxiliary inversion or do-support; None for a verb that takes
+    neither."""
+    verb = clause.verb
+    if clause.aux:
+        return _tidy(f"when {clause.aux[0]} {subject} {' '.join(clause.aux[1:])} {adverb} {clause.verb_text} {rest}?")
+    if verb.tag_ in DO_FORMS:
+        return _tidy(f"when {DO_FORMS[verb.tag_]} {subject} {adverb} {verb.lemma_} {rest}?")
+    return None
 
 
 def _kind_of_thing(comps: list[tuple[Token, str]]) -> bool:

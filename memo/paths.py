@@ -22,7 +22,16 @@ def _read_umask() -> int:
     return mask
 
 
-FILE_MODE = 0o666 & ~_read_umask()  # what open(path, "w") would give a new file
+_UMASK = _read_umask()
+FILE_MODE = 0o666 & ~_UMASK  # what open(path, "w") would give a new file
+DIR_MODE = 0o777 & ~_UMASK  # what mkdir would give a new folder (mkdtemp gives 0700)
+
+
+def temporary_dir(parent: Path, prefix: str) -> Path:
+    """A new empty folder in `parent` (tempfile.mkdtemp) with a plain folder's permissions, not owner-only."""
+    tmp = Path(tempfile.mkdtemp(dir=parent, prefix=prefix))
+    os.chmod(tmp, DIR_MODE)
+    return tmp
 
 
 def atomic_write_text(path: str | Path, text: str) -> None:
@@ -65,7 +74,7 @@ def atomic_dir(target: str | Path) -> Iterator[Path]:
     """
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}.tmp-"))
+    tmp = temporary_dir(target.parent, f".{target.name}.tmp-")
     try:
         yield tmp
         if target.exists():

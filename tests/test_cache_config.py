@@ -269,10 +269,15 @@ def test_the_config_option_is_the_file_every_command_reads(tmp_path):
 
 
 def test_atomic_writes_get_the_permissions_of_a_plain_write(tmp_path):
-    """mkstemp makes 0600 files; a memory's manifest or reflections must be as readable as any file the user writes."""
-    from memo.paths import atomic_write_text
+    """mkstemp makes 0600 files and mkdtemp 0700 folders; a memory or reflections must be as readable as anything
+    else the user writes."""
+    from memo.paths import atomic_dir, atomic_write_text
 
     plain = tmp_path / "plain.txt"
     plain.write_text("x")
     atomic_write_text(tmp_path / "atomic.txt", "x")
     assert (tmp_path / "atomic.txt").stat().st_mode & 0o777 == plain.stat().st_mode & 0o777
+    (tmp_path / "plain_dir").mkdir()
+    with atomic_dir(tmp_path / "atomic_dir") as tmp:
+        (tmp / "x").write_text("x")
+    assert (tmp_path / "atomic_dir").stat().st_mode & 0o777 == (tmp_path / "plain_dir").stat().st_mode & 0o777

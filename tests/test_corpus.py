@@ -117,6 +117,8 @@ def test_chunks_respect_the_token_budget_and_overlap():
 
 def test_sentence_split_keeps_abbreviations():
     assert split_sentences("Dr. Kell met J. R. Ferrin. They talked.") == ["Dr. Kell met J. R. Ferrin.", "They talked."]
+    assert split_sentences("Capt. Voss died on Dec. 3, 1901. He was 70.") == ["Capt. Voss died on Dec. 3, 1901.",
+                                                                              "He was 70."]
 
 
 # -- real-world inputs (issue 14, items 1-4) ------------------------------------------------------------------

@@ -222,6 +222,12 @@ def test_degraded_is_saved_loaded_and_rendered(tmp_path):
      "March 3, 1921"),
     ("When was the Osk mural painted?", "Ludo Ferrant painted it on 14 June 1931 in Pellin.", "14 June 1931"),
     ("Where is the Osk mural?", "St. Aubel's Church. The Osk mural hangs in St. Aubel's Church.", "St. Aubel's Church"),
+    ("When was the Osk mural painted?", "In 1931, Ludo Ferrant painted the Osk mural.", "1931"),  # "In" is no month
+    ("When did Ludo Ferrant die?", "Ludo Ferrant died on Dec. 3, 1961 in Pellin.", "Dec. 3, 1961"),
+    ("Who painted the Osk mural?", "The Osk mural was painted by Dr. Ines Okafor in 1931.", "Dr. Ines Okafor"),
+    ("Which navy did Ludo Ferrant join?", "Ludo Ferrant joined the U.S. Navy in 1942.", "U.S. Navy"),
+    ("Who wrote the Osk guide?", "The Osk guide was written by J. R. Hollin in 1950.", "J. R. Hollin"),
+    ("How much did the Osk mural cost?", "The Osk mural cost $4.5 million in 1931.", "$4.5 million"),
 ])
 def test_short_answer(question, answer, short):
     assert short_answer(question, answer) == short

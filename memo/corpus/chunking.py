@@ -22,7 +22,8 @@ _SENT_END = re.compile(
     rf"(?<=[{re.escape(_SPACED_ENDS)}])[{re.escape(_CLOSERS)}]*\s+"
     rf"|(?<=[{re.escape(_FULLWIDTH_ENDS)}])[{re.escape(_CLOSERS)}]*\s*"
 )
-_ABBREV = re.compile(r"\b(?:Mr|Mrs|Ms|Dr|Prof|St|Jr|Sr|Mt|No|vs|e\.g|i\.e|etc|U\.S|Inc|Ltd|Co)\.$")
+_ABBREV = re.compile(r"\b(?:Mr|Mrs|Ms|Dr|Prof|St|Jr|Sr|Mt|No|vs|e\.g|i\.e|etc|U\.S|Inc|Ltd|Co|Capt|Gen|Col|Lt|Sgt|"
+                     r"Rev|Gov|Sen|Fr|Ave|Jan|Feb|Mar|Apr|Jun|Jul|Aug|Sep|Sept|Oct|Nov|Dec)\.$")
 
 
 def _starts_sentence(rest: str) -> bool:

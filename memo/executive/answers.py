@@ -17,8 +17,9 @@ what the question asks for (a number or date, or a name), and what the answer ad
    itself, function words trimmed from its ends ("June 1982." for "When was Diego Maradona signed?").
 3. Otherwise the first span of the expected kind that the question does not already contain: a number for
    "when / what year / how many / how much / how old / how long" questions (a number inside a written date
-   gives the whole date: "December 14, 1814"), else a capitalised name (runs of
-   capitalised words, joined by lower-case particles such as "of"); for "where / in which ..." questions, a
+   gives the whole date: "December 14, 1814"; a currency sign and a scale word stay: "$4.5 million"), else a
+   capitalised name (runs of capitalised words, initials and abbreviations the sentence splitter kept, joined by
+   lower-case particles such as "of": "Dr. Ines Okafor", "U.S. Navy"); for "where / in which ..." questions, a
    name after a preposition of place ("born in Porto Velho") before any other name. The other kind is the
    second choice.
 4. Otherwise the first sentence with the question's own words trimmed from both ends
@@ -47,16 +48,18 @@ _FUNCTION = frozenset("""a an the this that these those it its he she they his h
 _ARTICLES = frozenset(("a", "an", "the"))
 # Lower-case words that may join the capitalised words of one name ("Isle of Dunmar", "Ludwig van Beethoven").
 _PARTICLES = r"(?:of|the|de|du|da|del|der|den|van|von|la|le|di|y|and|&)"
-_CAP = r"(?:[A-Z][\w'’\-]*|[A-Z]\.)"
+# A capitalised word, an initial, or an abbreviation the sentence splitter kept inside a sentence ("Dr. Helena
+# Marsh", "Mt. Kessel", "U.S. Navy", "J. R. Hollin").
+_CAP = r"(?:(?:[A-Z]\.)+|[A-Z][a-z]{0,3}\.(?=\s+[A-Z])|[A-Z][\w'’\-]*)"
 _NAME = re.compile(rf"{_CAP}(?:\s+(?:{_PARTICLES}\s+)*{_CAP})*")
 # Questions that ask for a place, and the prepositions a place follows.
 _PLACE_QUESTION = re.compile(r"^\s*(where\b|(in|at|from|to|on|near|into|through) (which|what)\b)", re.IGNORECASE)
 _PLACE_BEFORE = re.compile(r"\b(in|at|on|near|from|to|of|into|inside|outside|across|through)\s+(the\s+)?$",
                            re.IGNORECASE)
-_NUMBER = re.compile(r"\b\d[\d,.]*\d\b|\b\d\b")
+_NUMBER = re.compile(r"[$€£]?(?:\b\d[\d,.]*\d\b|\b\d\b)(?:\s+(?:thousand|million|billion|trillion)\b)?")
 # A date written with a capitalised month word beside its day or year: "December 14, 1814", "14 December 1814",
 # "June 1982" (the capitalised word is not checked against month names: "Model 101" is taken whole too).
-_DATE = re.compile(r"\b(?:[A-Z][a-z]+\.? \d{1,2}(?:st|nd|rd|th)?,? \d{3,4}|\d{1,2}(?:st|nd|rd|th)? [A-Z][a-z]+\.?,? "
+_DATE = re.compile(r"\b(?:[A-Z][a-z]+\.? \d{1,2}(?:st|nd|rd|th)?,? \d{3,4}|\d{1,2}(?:st|nd|rd|th)? (?:of )?[A-Z][a-z]+\.?,? "
                    r"\d{3,4}|[A-Z][a-z]+\.? \d{3,4})\b")
 
 
@@ -136,7 +139,8 @@ def _words(text: str) -> list[str]:
 def _numbers(sentence: str) -> list[str]:
     """The numbers of a sentence in order, a number inside a written date as the whole date ("December 14, 1814",
     not "14")."""
-    dates = [(m.start(), m.end(), m.group()) for m in _DATE.finditer(sentence)]
+    dates = [(m.start(), m.end(), m.group()) for m in _DATE.finditer(sentence)
+             if m.group().split()[0].lower() not in _FUNCTION]  # "In 1814" is no month
     plain = [(m.start(), m.end(), m.group()) for m in _NUMBER.finditer(sentence)
              if not any(start <= m.start() < end for start, end, _ in dates)]
     return [text for _, _, text in sorted(dates + plain)]

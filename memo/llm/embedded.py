@@ -11,11 +11,10 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import shutil
-import tempfile
 from importlib import resources
 from pathlib import Path
 
-from ..paths import memo_home
+from ..paths import memo_home, temporary_dir
 from .base import LLMError
 
 EMBEDDED_NAME = "SmolLM2-135M-Instruct"
@@ -87,7 +86,7 @@ def embedded_executive_dir() -> Path:
 def _save_once(model, tok, target: Path) -> Path:
     """Save model and tokenizer to `target` through a temporary sibling; a concurrent winner is kept."""
     target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=target.parent, prefix=".tmp-" + target.name))
+    tmp = temporary_dir(target.parent, ".tmp-" + target.name)
     try:
         model.save_pretrained(tmp)
         tok.save_pretrained(tmp)

@@ -174,6 +174,8 @@ def test_passive_and_active_phrasings_are_paraphrases():
     assert founder.paraphrases[0] == "Who is the founder of the Kessel Guild?"
     married = asked("Jonas Ekberg married Ada Voss.", ("Jonas Ekberg", "PERSON"))
     assert not [p for q in married for p in [q.text] + q.paraphrases if " the " in p]
+    visited = asked("Ilse Varga visited Bergen in 1931.", ("Bergen", "GPE"))  # a place visited has no "visitor of"
+    assert not [p for q in visited for p in [q.text] + q.paraphrases if "visitor" in p]
 
 
 def test_markup_title_footnotes_and_pronunciations_are_removed():

@@ -826,10 +826,12 @@ def _agent_noun(lemma: str) -> str | None:
 def _agent_noun_question(clause: Clause, wh: str, obj: list[Token]) -> str | None:
     """"Who designed the Fenwick Viaduct?" -> "Who was the designer of the Fenwick Viaduct?": the relation named by its
     agent noun, the way reference works and knowledge bases ask it. `obj`: what was done (the active clause's object,
-    the passive clause's subject)."""
+    the passive clause's subject); not a person or a place (the dictionary's "crosser" of an ice shelf is no
+    relation)."""
     noun = _agent_noun(clause.verb.lemma_.lower())
-    if not noun or not obj or len(obj) > 8 or clause.verb.lemma_ == "be":
-        return None
+    if not noun or not obj or len(obj) > 8 or clause.verb.lemma_ == "be" or _label(obj) in {"PERSON", "GPE", "LOC",
+                                                                                          "NORP", "DATE"}:
+        return None  # what is made, run or owned has a maker or owner; a place crossed has no "crosser"
     past = clause.verb.tag_ == "VBD" or any(a.lower() in {"was", "were", "had"} for a in clause.aux)
     return _tidy(f"{wh} {'was' if past else 'is'} the {noun} of {_lower_first(_span(obj), obj)}?")
 

@@ -148,8 +148,10 @@ def _describe(error: dict) -> str:
     *table, key = [str(part) for part in error["loc"]] or ["?"]
     where = f"[{'.'.join(table)}] {key}" if table else f"[{key}]"
     if error["type"] == "extra_forbidden":
-        if not table:  # a top-level key: memo.toml's top level holds only tables
-            return f"[{key}]: unknown table" + closest_key(key, Config.model_fields)
+        if not table:  # memo.toml's top level holds only tables
+            if isinstance(error.get("input"), dict):
+                return f"[{key}]: unknown table" + closest_key(key, Config.model_fields)
+            return f"{key}: unknown top-level key, the top level holds tables" + closest_key(key, Config.model_fields)
         model: Any = Config
         for part in table:
             if isinstance(model, dict):  # a table of tables (`[models."spec"]`): the part is a free key

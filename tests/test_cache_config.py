@@ -242,6 +242,7 @@ def test_cli_help_chat_and_errors(tiny_model_dir, monkeypatch):
     ("[executive]\nentity_turn = 3\n", "[executive] entity_turn: unknown key (did you mean entity_turns?)"),
     ('[models."hf:x"]\nstructurd = "prompt"\n', "[models.hf:x] structurd: unknown key (did you mean structured?)"),
     ("[rolez]\nexecutive = 'x'\n", "[rolez]: unknown table (did you mean roles?)"),
+    ("trian = 3\n", "trian: unknown top-level key, the top level holds tables (did you mean train?)"),
     ("[http]\ntimeout = 'x'\n", "[http] timeout: Input should be a valid number"),
 ])
 def test_a_config_error_is_one_line_naming_the_table_key_and_the_closest_known_key(tmp_path, table, expected):

@@ -40,7 +40,8 @@ def train(
 ) -> None:
     """Fine-tune a memory model on question/answer pairs (defaults from the train table of memo.toml)."""
     if base is not None and not base.strip():
-        fail("--base is empty: give a model spec (hf:DIR, openai:NAME, ...) or leave the option out")
+        raise typer.BadParameter("empty: give a model spec (hf:DIR, openai:NAME, ...) or leave the option out",
+                                 param_hint="--base")
     cfg = config()
     recipe = run_cli(cfg.train_config, max_epochs=epochs, lr=lr, batch_size=batch_size, grad_accum=grad_accum,
                      checkpoint_every=checkpoint_every, freeze_layers=freeze_layers,

@@ -21,7 +21,8 @@ from .checks import absolute_time, self_containment_problems
 from .clean import clean_document
 from .context import RunContext, pair_from
 from .nlp import NAME_LABELS, name_text, parse
-from .questions import KIND_NOUNS_BY_LABEL, Question, appositions, clauses, definitions, gerund_events, questions
+from .questions import (KIND_NOUNS_BY_LABEL, Question, appositions, clauses, definitions, gerund_events, phrase,
+                        questions)
 
 NO_ANCHOR_STEPS = {"entity", "cross_document", "abstention"}
 QUESTIONS_PER_SENTENCE = 8
@@ -139,7 +140,7 @@ def standalone(sent, title: str, title_label: str, title_kinds: set[str],
             subject_info = (title, title_label, False)
             replace.append((dets[0].idx, subj.idx + len(subj.text), resolved_name))
         else:
-            span = [t for t in subj.subtree]
+            span = phrase(subj) or [subj]  # without parentheses: "Halvard Brenn (1874–1941)" is Halvard Brenn
             name = name_text(doc[span[0].i : span[-1].i + 1]) if subj.pos_ == "PROPN" else doc[span[0].i : span[-1].i + 1].text
             subject_info = (name, subj.ent_type_ or ("" if subj.pos_ != "PROPN" else "PROPN"), subj.tag_ == "NNS")
     # "it" elsewhere in the sentence is the document's main entity when that is not the sentence's own subject

@@ -217,6 +217,10 @@ def test_pronoun_takes_the_title_entity_and_is_refused_when_ambiguous():
     assert standalone(this, "Uppsala", "GPE", set(), None)[:2] == (None, "refers to an earlier sentence")
     lead = _sentences("However, the mill closed in 1901.")[0]
     assert standalone(lead, "Quarry Mill", "FAC", set(), None)[0] == "The mill closed in 1901."
+    # "the series" in a document about an episode of the series Tidewatch is the series, not the episode
+    ran = _sentences("The series ran from 1997 until 2003.")[0]
+    assert standalone(ran, "Salt Road", "WORK_OF_ART", {"episode"}, None, {"series": "Tidewatch"})[0] == \
+        "Tidewatch ran from 1997 until 2003."
     # the subject a pronoun takes is the name without its parenthesis
     sents = _sentences("Oskar Lind (1874–1941) was a cartographer. He was born in Kestrup.")
     _, _, prev = standalone(sents[0], "Oskar Lind", "PERSON", set(), None)

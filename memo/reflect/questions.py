@@ -31,6 +31,7 @@ LABEL_WH = {"ORG": "which organisation", "WORK_OF_ART": "which work", "EVENT": "
             "LAW": "which law", "LANGUAGE": "which language"}
 WHERE_PREPS = {"in", "at", "on", "inside", "within"}
 WHEN_PREPS = {"in", "on", "at", "during"}
+SPAN_PREPS = {"from", "since", "until", "till"}
 DO_FORMS = {"VBD": "did", "VBZ": "does", "VBP": "do", "VB": "do"}
 MAX_QUESTION_WORDS = 22
 RELATIVE_DATE = re.compile(r"(the )?(same|following|next|previous|last|this|that|these|those)\b", re.I)
@@ -133,7 +134,7 @@ def _entity_in(tokens: list[Token], label: str) -> str:
     return ""
 
 
-def _kind_noun(tokens: list[Token]) -> tuple[str, str] | None:
+def kind_noun(tokens: list[Token]) -> tuple[str, str] | None:
     """(kind noun, name) when the phrase names its kind: "coach Vince Lombardi" -> ("coach", "Vince Lombardi"),
     "the city of Warsaw" -> ("village", "Warsaw")."""
     if not tokens:
@@ -197,7 +198,7 @@ def target_for(comp: Token, role: str, kinds: dict[str, str] | None = None) -> T
     t = _target(comp, role, kinds)
     if t is not None and t.label not in {"DATE", "TIME", "CARDINAL", "QUANTITY", "MONEY", "PERCENT"}:
         np = t.tokens[1:] if t.tokens and t.tokens[0].dep_ in {"prep", "agent"} else t.tokens
-        t.named = bool(np) and (_head(np).pos_ == "PROPN" or _kind_noun(np) is not None or t.label == "PERSON")
+        t.named = bool(np) and (_head(np).pos_ == "PROPN" or kind_noun(np) is not None or t.label == "PERSON")
     return t
 
 
@@ -244,7 +245,7 @@ def _target(comp: Token, role: str, kinds: dict[str, str] | None = None) -> Targ
         if not prep and role in {"dobj", "attr"}:
             return Target(np, "what date", text, label, role)
         return None
-    kind = _kind_noun(np)
+    kind = kind_noun(np)
     if kind and not label:
         label = next((t.ent_type_ for t in np if t.ent_type_ in NAME_LABELS), "")
     name = kind[1] if kind else (name_text(doc[np[0].i : np[-1].i + 1]) if head.pos_ == "PROPN" else text)
@@ -601,7 +602,8 @@ def questions(clause: Clause, kinds: dict[str, str] | None = None) -> list[Quest
             out.append(Question(forms[0], _cap(t.answer), t.label, role, t.named, predicate,
                                 forms[1:]))
     if not is_be:
-        out += _span_ends(clause, subject, _from_until_ends(clause), _render(core), predicate)
+        out += _span_ends(clause, subject, _from_until_ends(clause),
+                          _render([(c, r) for c, r in core if c.lower_ not in SPAN_PREPS]), predicate)
     out += _whose(clause, subject, is_be) + _of_what(clause, subject, is_be, kinds)
     out += _nested_when(clause, subject, core, is_be, out)
     where = _where_is(clause, subject, is_be)
@@ -625,7 +627,7 @@ def _from_until_ends(clause: Clause) -> tuple[str, str]:
     """The dates a clause runs from and until: "held from the foundation of the state in 1929 until his death in
     1952" -> ("", "1952"); a side is the one date inside its "from"/"since" or "until"/"till" phrase."""
     ends = []
-    for preps in ({"from", "since"}, {"until", "till"}):
+    for preps in (SPAN_PREPS - {"until", "till"}, SPAN_PREPS - {"from", "since"}):
         phrases = [c for c, r in clause.complements if r == "prep" and c.lower_ in preps]
         dates = [e for c in phrases for e in c.doc.ents if e.label_ == "DATE" and c.i < e.start
                  and e.end - 1 <= max(t.i for t in c.subtree)]
@@ -693,7 +695,7 @@ def _whose(clause: Clause, subject: str, is_be: bool) -> list[Question]:
         owners = [c for c in comp.children if c.dep_ == "poss" and c.pos_ == "PROPN"]
         authors = [o for c in comp.children if c.dep_ == "prep" and c.lower_ == "by" for o in c.children
                    if o.dep_ == "pobj" and (_label(phrase(o)) in {"PERSON", "ORG"} or _head(phrase(o)).pos_ == "PROPN"
-                                                or _kind_noun(phrase(o)))]
+                                                or kind_noun(phrase(o)))]
         if owners:
             owner = phrase(owners[0], trim=True)
             owned = [t for t in phrase(comp) if t.i not in {x.i for x in owners[0].subtree} and t.dep_ != "det"]
@@ -702,7 +704,7 @@ def _whose(clause: Clause, subject: str, is_be: bool) -> list[Question]:
             owned = [t for t in phrase(comp) if t.i < authors[0].head.i and t.dep_ != "det"]
         else:
             continue
-        kind = _kind_noun(owner)  # "New Orleans drummer Stanton Moore" -> Stanton Moore
+        kind = kind_noun(owner)  # "New Orleans drummer Stanton Moore" -> Stanton Moore
         name = kind[1] if kind else name_text(owner[0].doc[owner[0].i : owner[-1].i + 1]) if owner else ""
         if not owned or not name:
             continue

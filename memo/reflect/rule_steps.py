@@ -21,8 +21,8 @@ from .checks import absolute_time, self_containment_problems
 from .clean import clean_document
 from .context import RunContext, pair_from
 from .nlp import NAME_LABELS, name_text, parse
-from .questions import (KIND_NOUNS_BY_LABEL, Question, appositions, clauses, definitions, gerund_events, phrase,
-                        questions)
+from .questions import (KIND_NOUNS_BY_LABEL, Question, appositions, clauses, definitions, gerund_events, kind_noun,
+                        phrase, questions)
 
 NO_ANCHOR_STEPS = {"entity", "cross_document", "abstention"}
 QUESTIONS_PER_SENTENCE = 8
@@ -84,6 +84,18 @@ def _fits(pronoun: str, label: str, plural: bool, title: str = "") -> bool:
     return False
 
 
+def _kinds_of_other_names(parsed, title: str) -> dict[str, set[str]]:
+    """Kind nouns the document gives names other than its title, with those names ("the pilot episode of the
+    series Corven Bay" -> {"series": {"Corven Bay"}}): "the series" is then that name, not the title."""
+    out: dict[str, set[str]] = defaultdict(set)
+    for tok in parsed:
+        if tok.pos_ == "NOUN":
+            named = kind_noun(phrase(tok))
+            if named and named[1].lower() not in title.lower() and title.lower() not in named[1].lower():
+                out[named[0]].add(named[1])
+    return out
+
+
 def _main_subject(sent):
     root = sent.root
     subj = [c for c in root.children if c.dep_ in {"nsubj", "nsubjpass"}]
@@ -91,12 +103,16 @@ def _main_subject(sent):
 
 
 def standalone(sent, title: str, title_label: str, title_kinds: set[str],
-               previous: tuple[str, str, bool] | None) -> tuple[str | None, str, tuple[str, str, bool] | None]:
+               previous: tuple[str, str, bool] | None, others: dict[str, str] | None = None,
+               ) -> tuple[str | None, str, tuple[str, str, bool] | None]:
     """(standalone text or None, reason when None, this sentence's subject as (name, label, plural)).
 
     `previous` is the subject of the sentence before. A subject pronoun takes the title entity or the previous
     subject, whichever fits its person and number, only if exactly one does ("ambiguous pronoun" otherwise).
+    "The company" (a kind noun of the title, `title_kinds`) takes the title; a kind noun the document gives one
+    other name (`others`: {"series": "Corven Bay"}) takes that name.
     """
+    others = others or {}
     text = sent.text.strip()
     m = _LEADING.match(text)
     offset = sent.start_char + (m.end() if m else 0)
@@ -134,13 +150,16 @@ def standalone(sent, title: str, title_label: str, title_kinds: set[str],
         dets = [c for c in subj.children if c.dep_ == "det"]
         if dets and dets[0].lower_ in {"this", "these", "that", "those"}:
             return None, "refers to an earlier sentence", None
-        if dets and dets[0].lower_ == "the" and subj.pos_ == "NOUN" and subj.lemma_.lower() in title_kinds \
-                and not [c for c in subj.children if c.dep_ in {"prep", "compound", "amod", "poss"}] and title:
-            resolved_name = f"the {title}" if re.search(rf"\b[Tt]he {re.escape(title)}\b", doc.text) else title
-            subject_info = (title, title_label, False)
+        bare = dets and dets[0].lower_ == "the" and subj.pos_ == "NOUN" \
+            and not [c for c in subj.children if c.dep_ in {"prep", "compound", "amod", "poss"}]
+        named = title if bare and title and subj.lemma_.lower() in title_kinds else \
+            others.get(subj.lemma_.lower()) if bare else None
+        if named:
+            resolved_name = f"the {named}" if re.search(rf"\b[Tt]he {re.escape(named)}\b", doc.text) else named
+            subject_info = (named, title_label if named == title else "", False)
             replace.append((dets[0].idx, subj.idx + len(subj.text), resolved_name))
         else:
-            span = phrase(subj) or [subj]  # without parentheses: "Halvard Brenn (1874–1941)" is Halvard Brenn
+            span = phrase(subj) or [subj]  # without parentheses: "Ren Adu (1874–1941)" is Ren Adu
             name = name_text(doc[span[0].i : span[-1].i + 1]) if subj.pos_ == "PROPN" else doc[span[0].i : span[-1].i + 1].text
             subject_info = (name, subj.ent_type_ or ("" if subj.pos_ != "PROPN" else "PROPN"), subj.tag_ == "NNS")
     # "it" elsewhere in the sentence is the document's main entity when that is not the sentence's own subject
@@ -188,12 +207,15 @@ def corpus_facts(ctx: RunContext) -> list[Fact]:
             title_kinds.add(kinds[title.lower()].split()[-1])
         if clean.description:
             title_kinds.add(clean.description.split()[-1].lower())
+        others = _kinds_of_other_names(parsed, title)
+        title_kinds -= set(others)
         previous = None
         chunks = ctx.corpus.chunks_of(doc.id)
         for sent in parsed.sents:
             if len([t for t in sent if not t.is_punct]) < 4:
                 continue
-            text, reason, previous_now = standalone(sent, title, title_label, title_kinds, previous)
+            text, reason, previous_now = standalone(sent, title, title_label, title_kinds, previous,
+                                                    {k: next(iter(v)) for k, v in others.items() if len(v) == 1})
             previous = previous_now or previous
             if text is None:
                 stats.dropped[reason] += 1

@@ -59,8 +59,9 @@ _PLACE_BEFORE = re.compile(r"\b(in|at|on|near|from|to|of|into|inside|outside|acr
 _NUMBER = re.compile(r"[$€£]?(?:\b\d[\d,.]*\d\b|\b\d\b)(?:\s+(?:thousand|million|billion|trillion)\b)?")
 # A date written with a capitalised month word beside its day or year: "December 14, 1814", "14 December 1814",
 # "June 1982" (the capitalised word is not checked against month names: "Model 101" is taken whole too).
-_DATE = re.compile(r"\b(?:[A-Z][a-z]+\.? \d{1,2}(?:st|nd|rd|th)?,? \d{3,4}|\d{1,2}(?:st|nd|rd|th)? (?:of )?[A-Z][a-z]+\.?,? "
-                   r"\d{3,4}|[A-Z][a-z]+\.? \d{3,4})\b")
+_DATE = re.compile(r"\b(?:[A-Z][a-z]+\.? \d{1,2}(?:st|nd|rd|th)?,? \d{3,4}"  # December 14, 1814
+                   r"|\d{1,2}(?:st|nd|rd|th)? (?:of )?[A-Z][a-z]+\.?,? \d{3,4}"  # 14 December 1814, 3rd of December 1901
+                   r"|[A-Z][a-z]+\.? \d{3,4})\b")  # June 1982
 
 
 def short_answer(question: str, answer: str) -> str:

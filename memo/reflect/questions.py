@@ -136,7 +136,7 @@ def _entity_in(tokens: list[Token], label: str) -> str:
 
 def kind_noun(tokens: list[Token]) -> tuple[str, str] | None:
     """(kind noun, name) when the phrase names its kind: "coach Vince Lombardi" -> ("coach", "Vince Lombardi"),
-    "the city of Warsaw" -> ("village", "Warsaw")."""
+    "the city of Warsaw" -> ("city", "Warsaw")."""
     if not tokens:
         return None
     head = min(tokens, key=lambda t: len(list(t.ancestors)))
@@ -401,10 +401,10 @@ def appositions(sent: Span) -> list[Question]:
     """Questions from a name and the description set beside it, asked for the name: "Lina Dorsch (wife of the
     painter Jon Halloran)" -> "Who is the wife of the painter Jon Halloran?"; "the Norvane leader, Ren Adu, ..."
     -> "Who is the Norvane leader?". Only descriptions that name something themselves (a bare "the journalist"
-    picks nobody out), that start with a determiner or stand in parentheses, beside a name that is not inside a
-    prepositional phrase or a list (several appositions to one word are a list misread), where the parser's
-    attachments are least reliable ("lying in the Velmo Basin, the largest country of the region" describes the
-    sentence's subject, not the basin)."""
+    picks nobody out). Outside parentheses, only a description that starts with a determiner, beside a name that
+    is not inside a prepositional phrase or a list (several appositions to one word are a list misread): there the
+    parser's attachments are least reliable ("lying in the Velmo Basin, the largest country of the region"
+    describes the sentence's subject, not the basin)."""
     out = []
     for tok in sent:
         if tok.dep_ != "appos":
@@ -447,12 +447,12 @@ def gerund_events(sent: Span) -> list[Question]:
         if not objs or (doers and doers[0].pos_ != "PRON"):
             continue
         obj = target_for(objs[0], "dobj")
-        if obj is None or not obj.named:
+        vbn = _inflect(verb.lemma_, "VBN")
+        if obj is None or not obj.named or not vbn:
             continue
         for prep in verb.children:
             t = target_for(prep, "prep") if prep.dep_ == "prep" else None
-            vbn = _inflect(verb.lemma_, "VBN")
-            if t is None or t.wh != "when" or not vbn:
+            if t is None or t.wh != "when":
                 continue
             obj_text = _lower_first(_span(phrase(objs[0])), phrase(objs[0]))
             q = _tidy(f"when was {obj_text} {vbn}?")
@@ -596,7 +596,8 @@ def questions(clause: Clause, kinds: dict[str, str] | None = None) -> list[Quest
         if role == "dobj":
             forms.append(_passive_object_question(clause, comp, t) or "")
         if role == "agent":
-            forms[:0] = [_active_agent_question(clause, t) or "", _agent_noun_question(clause, t.wh, clause.subject) or ""]
+            forms[:0] = [_active_agent_question(clause, t) or "",
+                         _agent_noun_question(clause, t.wh, clause.subject) or ""]
         forms = _fit(forms)
         if forms:
             out.append(Question(forms[0], _cap(t.answer), t.label, role, t.named, predicate,
@@ -826,13 +827,13 @@ def _agent_noun(lemma: str) -> str | None:
 
 
 def _agent_noun_question(clause: Clause, wh: str, obj: list[Token]) -> str | None:
-    """"Who designed the Fenwick Viaduct?" -> "Who was the designer of the Fenwick Viaduct?": the relation named by its
-    agent noun, the way reference works and knowledge bases ask it. `obj`: what was done (the active clause's object,
-    the passive clause's subject); not a person or a place (the dictionary's "crosser" of an ice shelf is no
-    relation)."""
+    """"Who designed the Fenwick Viaduct?" -> "Who was the designer of the Fenwick Viaduct?": the relation named by
+    its agent noun, the way reference works and knowledge bases ask it. `obj`: what was done (the active clause's
+    object, the passive clause's subject); not a person or a place (the dictionary's "crosser" of an ice shelf is
+    no relation)."""
     noun = _agent_noun(clause.verb.lemma_.lower())
-    if not noun or not obj or len(obj) > 8 or clause.verb.lemma_ == "be" or _label(obj) in {"PERSON", "GPE", "LOC",
-                                                                                          "NORP", "DATE"}:
+    if not noun or not obj or len(obj) > 8 or clause.verb.lemma_ == "be" \
+            or _label(obj) in {"PERSON", "GPE", "LOC", "NORP", "DATE"}:
         return None  # what is made, run or owned has a maker or owner; a place crossed has no "crosser"
     past = clause.verb.tag_ == "VBD" or any(a.lower() in {"was", "were", "had"} for a in clause.aux)
     return _tidy(f"{wh} {'was' if past else 'is'} the {noun} of {_lower_first(_span(obj), obj)}?")

@@ -109,6 +109,10 @@ def test_counts_of_times_years_and_gerunds():
     office = asked("The office of Warden of Tessin was held by Piet Arends from its creation in 1929 until his death "
                    "in 1952.")
     assert by_answer(office, "1952").text == "When was the office of Warden of Tessin last held?"  # "until ... 1952"
+    # an end another question already answers is a paraphrase of it, not a second pair
+    lived = asked("Ilse Varga lived in Bergen from 1901 until 1910.")
+    assert [q.text for q in lived if q.answer == "1910"] == ["Until when did Ilse Varga live in Bergen?"]
+    assert "When did Ilse Varga last live in Bergen?" in by_answer(lived, "1910").paraphrases
     design = asked("The Kessel Bridge is a 1931 design by Ilse Varga.")
     assert by_answer(design, "Ilse Varga").text == "Whose 1931 design is the Kessel Bridge?"
     assert not [q for q in design if q.text.startswith("How many")]  # a year before a noun counts nothing

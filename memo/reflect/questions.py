@@ -592,7 +592,7 @@ def questions(clause: Clause, kinds: dict[str, str] | None = None) -> list[Quest
                     if tag in DO_FORMS:
                         forms.append(_tidy(f"{wh} {DO_FORMS[tag]} {subject} {verb.lemma_} {tail}?"))
         if t.wh == "when" and t.answer.startswith("between ") and not is_be:
-            out += _span_ends(clause, subject, _between_ends(comp), _render(rest_core), predicate)
+            out += _span_ends(clause, subject, _between_ends(comp), _render(rest_core), predicate, out)
         if role == "dobj":
             forms.append(_passive_object_question(clause, comp, t) or "")
         if role == "agent":
@@ -604,7 +604,7 @@ def questions(clause: Clause, kinds: dict[str, str] | None = None) -> list[Quest
                                 forms[1:]))
     if not is_be:
         out += _span_ends(clause, subject, _from_until_ends(clause),
-                          _render([(c, r) for c, r in core if c.lower_ not in SPAN_PREPS]), predicate)
+                          _render([(c, r) for c, r in core if c.lower_ not in SPAN_PREPS]), predicate, out)
     out += _whose(clause, subject, is_be) + _of_what(clause, subject, is_be, kinds)
     out += _nested_when(clause, subject, core, is_be, out)
     where = _where_is(clause, subject, is_be)
@@ -636,13 +636,21 @@ def _from_until_ends(clause: Clause) -> tuple[str, str]:
     return (ends[0], ends[1]) if ends[1] else ("", "")
 
 
-def _span_ends(clause: Clause, subject: str, ends: tuple[str, str], rest: str, predicate: str) -> list[Question]:
+def _span_ends(clause: Clause, subject: str, ends: tuple[str, str], rest: str, predicate: str,
+               asked: list[Question]) -> list[Question]:
     """A time span asked for its ends: "fought between March 1921 and June 1922" -> "When was X first fought?"
-    (March 1921) and "When was X last fought?" (June 1922); an end that is "" is not asked."""
+    (March 1921) and "When was X last fought?" (June 1922); an end that is "" is not asked. An end some question of
+    `asked` already answers ("Until when did X live there?" -> 1910) gets the new phrasing as a paraphrase of
+    that question instead of a pair of its own."""
     out = []
     for which, end in zip(("first", "last"), ends):
         q = _when_question(clause, subject, rest, which)
-        if end and q and 3 <= len(q.split()) <= MAX_QUESTION_WORDS:
+        if not end or not q or not 3 <= len(q.split()) <= MAX_QUESTION_WORDS:
+            continue
+        same = [a for a in asked if a.answer.lower() == _cap(end).lower()]
+        if same:
+            same[0].paraphrases.append(q)
+        else:
             out.append(Question(q, _cap(end), "DATE", "span", False, predicate, []))
     return out
 

@@ -69,7 +69,8 @@ def test_wh_word_follows_the_entity_type_and_role():
 
 def test_a_description_that_places_its_subject_is_asked_where():
     village = by_answer(asked("Dravnik is a fishing village in the county of Sogn, Finland."), "The county of Sogn")
-    assert village.text == "Where is Dravnik?" and village.paraphrases == ["Where is Dravnik located?"]
+    assert village.text == "Where is Dravnik?"
+    assert village.paraphrases == ["What is the location of Dravnik?", "Where is Dravnik located?"]
     assert by_answer(asked("The Orrin Bridge was a toll bridge in Hallam, Ontario."), "Hallam").text == \
         "Where was the Orrin Bridge?"
     # a person is not asked where they are; a phrase without a place name is not a place
@@ -269,3 +270,43 @@ def test_no_word_list_in_the_reflect_package_is_keyed_to_a_test_or_demo_name():
 @pytest.mark.parametrize("text", ["", "   \n\n", "| a | b |\n|---|---|\n| 1 | 2 |"])
 def test_cleaning_leaves_nothing_of_markup_only_text(text):
     assert clean_document(text, "t").text == ""
+
+
+def test_places_and_dates_are_also_asked_by_the_relation_noun():
+    born = asked("Oskar Brevik was born in Tromsdal in 1902.")
+    assert "What is the place of birth of Oskar Brevik?" in by_answer(born, "Tromsdal").paraphrases
+    assert "What is the date of birth of Oskar Brevik?" in by_answer(born, "1902").paraphrases
+    assert "What is the place of death of Oskar Brevik?" in by_answer(asked("Oskar Brevik died in Varne."),
+                                                                       "Varne").paraphrases
+    assert by_answer(asked("Brakke Records is headquartered in Lund."), "Lund").paraphrases == \
+        ["What is the headquarters of Brakke Records?"]
+    # a question about more than the verb has no relation noun: the prize would be lost from it
+    won = by_answer(asked("Oskar Brevik won the Lund Prize in 1950."), "1950")
+    assert not [p for p in won.paraphrases if p.startswith("What is the date")]
+    # nor has a subject that is not a name ("the date of death of the miller" would not pick anyone out)
+    assert not [p for p in by_answer(asked("The old miller died in Varne."), "Varne").paraphrases
+                if p.startswith("What is the place")]
+
+
+def test_a_work_by_its_author_is_asked_for_its_creator_and_a_place_for_its_kind():
+    novel = by_answer(asked("Harbour Lights is a novel by Edith Crane."), "Edith Crane")
+    assert novel.paraphrases == ["Who is the creator of Harbour Lights?", "Who created Harbour Lights?"]
+    assert not by_answer(asked("Gerd Olsen is Tomas Olsen's son."), "Tomas Olsen").paraphrases  # a son is not made
+    county = by_answer(asked("Morrowgate is a village in the town of Pellin, Harrow County, Vestria."), "Harrow County")
+    assert county.text == "Which county is Morrowgate in?" and county.paraphrases == ["What is the county of Morrowgate?"]
+
+
+def test_a_subjects_other_name_after_a_comma_is_asked_as_well_not_glued_to_it():
+    where = by_answer(asked("Kelvara, officially the Republic of Kelvara, is a country in the Dunmere Valley."),
+                      "The Dunmere Valley")
+    assert where.text == "Where is Kelvara?" and where.paraphrases[0] == "Where is the Republic of Kelvara?"
+    # a list of names is no alias: all of them stay in the question
+    founded = by_answer(asked("Tessa Marr, Jon Bell and Ida Lund founded the Orrin Press in 1921."), "1921")
+    assert "Tessa Marr, Jon Bell and Ida Lund" in founded.text
+
+
+def test_a_place_deeper_in_a_description_is_where_its_subject_is_but_not_what_it_is_about():
+    siege = asked("The Siege of Varn Hollow was a series of raids on the villages off the coast of Norway in the "
+                  "North Sea.")
+    assert by_answer(siege, "The North Sea").text == "Where was the Siege of Varn Hollow?"
+    assert not [q for q in asked("Harlow Fen is a 2005 film about a village in Spain.") if q.text.startswith("Where")]

@@ -47,6 +47,20 @@ KIND_NOUNS_BY_LABEL = {
     "WORK_OF_ART": {"album", "song", "film", "book", "novel", "series", "episode", "game", "show"},
 }
 KIND_NOUNS = set().union(*KIND_NOUNS_BY_LABEL.values())
+# The noun for the event a verb (by its lemma) states, for asking a "where"/"when" fact the way reference works and
+# knowledge bases name it ("Where was X born?" -> "What is the place of birth of X?"). English derives these nouns
+# irregularly (born -> birth, die -> death, found -> founding), so no suffix rule finds them: this is a table of
+# the events encyclopaedic text dates and places, not of any document's words. WHERE_NOUNS: verbs that only
+# place their subject, whose noun names the place itself ("Where is X headquartered?" -> "What is the headquarters
+# of X?").
+EVENT_NOUNS = {"bear": "birth", "die": "death", "bury": "burial", "marry": "marriage", "found": "founding",
+               "establish": "establishment", "create": "creation", "build": "construction",
+               "construct": "construction", "complete": "completion", "publish": "publication", "release": "release",
+               "form": "formation", "dissolve": "dissolution", "abolish": "abolition", "educate": "education",
+               "elect": "election", "retire": "retirement", "open": "opening", "close": "closure",
+               "launch": "launch", "sign": "signing", "record": "recording", "premiere": "premiere"}
+WHERE_NOUNS = {"locate": "location", "situate": "location", "headquarter": "headquarters", "base": "base",
+               "be": "location"}
 
 
 @dataclass
@@ -82,11 +96,16 @@ def phrase(tok: Token, trim: bool = True) -> list[Token]:
     drop: set[int] = set()
     if trim:
         for t in tok.subtree:
+            if t is not tok and _alias(t):
+                drop.update(x.i for x in t.subtree)
+                drop.update(x.i for x in t.head.children if x.dep_ == "cc" and x.i < t.i)
+                continue
             if t is tok or (t.dep_ in {"conj", "cc"} and t.head.pos_ not in {"VERB", "AUX"}):
                 continue  # coordinated names and adjectives stay: "China, India and Laos"
-            if t.dep_ == "appos" and t.pos_ == "PROPN" and t.i > 0 and t.doc[t.i - 1].text != "," \
-                    and t.doc[t.i - 1].i in {x.i for x in t.subtree} | {x.i for x in tok.subtree}:
-                continue  # "the physicist Marie Curie": the name is part of the phrase
+            start = min(x.i for x in t.subtree)
+            if t.dep_ == "appos" and t.pos_ == "PROPN" and start > 0 and t.doc[start - 1].text != "," \
+                    and t.doc[start - 1].i in {x.i for x in tok.subtree}:
+                continue  # "the physicist Marie Curie": the name is part of the phrase, "X, officially Y" is not
             if t.dep_ in TRIM_DEPS and not (t.ent_type_ == "DATE" and t.head.ent_type_ == "DATE"):
                 drop.update(x.i for x in t.subtree)
     depth = 0
@@ -110,6 +129,29 @@ def phrase(tok: Token, trim: bool = True) -> list[Token]:
     while block and (block[-1].is_punct or block[-1].dep_ == "cc"):
         block = block[:-1]
     return block
+
+
+def _alias(tok: Token) -> bool:
+    """`tok` heads another name for its head set off by a comma: "Ostrand, officially the Republic of Ostrand",
+    "the Basilica of St. Arno, or simply St. Arno's"."""
+    if tok.pos_ != "PROPN" or tok.dep_ not in {"appos", "conj"} or tok.head.pos_ != "PROPN":
+        return False
+    doc, start = tok.doc, min(x.i for x in tok.subtree)
+    if tok.dep_ == "appos":
+        return start > 0 and doc[start - 1].text == ","
+    return start > 1 and doc[start - 1].lower_ == "or" and doc[start - 2].text == ","
+
+
+def aliases(tokens: list[Token]) -> list[str]:
+    """The other names a phrase gives its head ("Ostrand, officially the Republic of Ostrand" -> ["the Republic of
+    Ostrand"]), without their adverbs ("officially", "simply")."""
+    out = []
+    for t in tokens:
+        if _alias(t) and t.head in tokens:
+            name = [x for x in phrase(t) if not (x.pos_ == "ADV" and x.i < t.i)]
+            if name:
+                out.append(_span(name))
+    return out
 
 
 def _label(tokens: list[Token]) -> str:
@@ -322,6 +364,7 @@ class Clause:
     verb_text: str
     complements: list[tuple[Token, str]]  # (token, role) in sentence order
     negated: bool = False
+    aliases: list[str] = field(default_factory=list)  # the subject's other names (`aliases`)
 
 
 def _subject_of(verb: Token) -> list[Token] | None:
@@ -393,7 +436,7 @@ def clauses(sent: Span) -> list[Clause]:
                   and c.i not in inside and (c.dep_ == "npadvmod" or any(o.dep_ == "pobj" for o in c.children))]
         subject_text = subj[0].doc[subj[0].i : subj[-1].i + 1].text
         out.append(Clause(v, subj, subject_text, _label(subj), aux_text, verb_text, after + before,
-                          any(c.dep_ == "neg" for c in v.children)))
+                          any(c.dep_ == "neg" for c in v.children), aliases(list(_head(subj).subtree))))
     return out
 
 
@@ -591,6 +634,8 @@ def questions(clause: Clause, kinds: dict[str, str] | None = None) -> list[Quest
                     tag = verb.tag_ if verb.dep_ != "advcl" else ("VBZ" if clause.verb_text.endswith("s") else "VBD")
                     if tag in DO_FORMS:
                         forms.append(_tidy(f"{wh} {DO_FORMS[tag]} {subject} {verb.lemma_} {tail}?"))
+        if not rest_core and not t.prep:
+            forms.insert(1, _relation_noun_question(clause, subject, t.wh, is_be) or "")
         if t.wh == "when" and t.answer.startswith("between ") and not is_be:
             out += _span_ends(clause, subject, _between_ends(comp), _render(rest_core), predicate, out)
         if role == "dobj":
@@ -610,7 +655,11 @@ def questions(clause: Clause, kinds: dict[str, str] | None = None) -> list[Quest
     where = _where_is(clause, subject, is_be)
     if where:  # the description's place comes first: "Ostrand is a country in the Velmo Basin, on the shore of ..."
         out = [q for q in out if not q.text.lower().startswith("where")] + where
-    return out + _place_kinds(clause, out)
+    out += _place_kinds(clause, out)
+    for q in out if clause.aliases else []:  # asked by the subject's other name too: "Where is St. Arno's?"
+        if q.role != "subject" and subject in q.text:
+            q.paraphrases.insert(0, _tidy(q.text.replace(subject, clause.aliases[0], 1)))
+    return out
 
 
 def _between_ends(comp: Token) -> tuple[str, str]:
@@ -678,9 +727,9 @@ def _where_is(clause: Clause, subject: str, is_be: bool) -> list[Question]:
     for comp, role in clause.complements:
         if role != "attr" or comp.pos_ != "NOUN":
             continue
-        for prep in comp.children:
+        for prep in _place_preps(comp):
             objs = [c for c in prep.children if c.dep_ == "pobj"]
-            if prep.dep_ != "prep" or prep.lower_ not in WHERE_PREPS or not objs:
+            if prep.lower_ not in WHERE_PREPS or not objs:
                 continue
             place = _glued(phrase(objs[0]))
             if not any(t.ent_type_ in {"GPE", "LOC", "FAC"} for t in place):
@@ -689,14 +738,28 @@ def _where_is(clause: Clause, subject: str, is_be: bool) -> list[Question]:
             if not 3 <= len(q.split()) <= MAX_QUESTION_WORDS:
                 return []
             predicate = " ".join([clause.verb_text, _render(clause.complements)])
+            located = _tidy(f"where {clause.verb_text} {subject} located?")
             return [Question(q, _cap(_span(place)), _label(place) or "LOC", "prep", False, predicate,
-                             [_tidy(f"where {clause.verb_text} {subject} located?")])]
+                             _fit([_relation_noun_question(clause, subject, "where", is_be) or "", located]))]
     return []
+
+
+def _place_preps(noun: Token) -> list[Token]:
+    """The prepositions hanging off `noun`, nearest first, then those of their objects reached through locating
+    prepositions and "of" ("battles off the coast of Kuwait in the Persian Gulf" -> off, of, in), never through a
+    clause or another preposition ("a film about a village in Spain" is not in Spain)."""
+    out, frontier = [], [noun]
+    while frontier:
+        preps = [c for n in frontier for c in n.children if c.dep_ == "prep"]
+        out += preps
+        frontier = [o for p in preps if p.lower_ in WHERE_PREPS | {"of", "off", "near", "along"}
+                    for o in p.children if o.dep_ == "pobj"]
+    return out
 
 
 def _whose(clause: Clause, subject: str, is_be: bool) -> list[Question]:
     """Possessives asked the other way: "X is Y's third album" -> "Whose third album is X?" (Y); and so is an
-    author after "by": "X is a novel by Y" -> "Whose novel is X?" (Y)."""
+    author after "by": "X is a novel by Y" -> "Whose novel is X?" (Y), also asked "Who is the creator of X?"."""
     out = []
     for comp, role in clause.complements:
         if role != "attr" or not is_be:
@@ -718,8 +781,11 @@ def _whose(clause: Clause, subject: str, is_be: bool) -> list[Question]:
         if not owned or not name:
             continue
         q = _tidy(f"whose {_span(owned)} {clause.verb_text} {subject}?")
+        # a work "by" its author, or a person's album, film or book: the maker, by the relation's general noun
+        made = authors or comp.lemma_.lower() in KIND_NOUNS_BY_LABEL["WORK_OF_ART"]
         out.append(Question(q, _cap(name), _label(owner), "poss", True,
-                            " ".join([clause.verb_text, _span(phrase(comp))]), []))
+                            " ".join([clause.verb_text, _span(phrase(comp))]),
+                            _fit([f"Who is the creator of {subject}?", f"Who created {subject}?"]) if made else []))
     return out
 
 
@@ -747,7 +813,8 @@ def _of_what(clause: Clause, subject: str, is_be: bool, kinds: dict[str, str] | 
 
 def _place_kinds(clause: Clause, asked: list[Question]) -> list[Question]:
     """A place named with its kind inside a "Where ...?" answer, asked by that kind: "Where is Alderby?" (the
-    town of Wexcombe, Brant County, Ostrand) -> "Which county is Alderby in?" (Brant County)."""
+    town of Wexcombe, Brant County, Ostrand) -> "Which county is Alderby in?" (Brant County), also asked "What is the
+    county of Alderby?"."""
     out = []
     places = [e for e in clause.verb.sent.ents if e.label_ in {"GPE", "LOC", "FAC"} and len(e) > 1
               and e[-1].pos_ == "PROPN" and e[-1].lower_ in KIND_NOUNS]
@@ -759,7 +826,9 @@ def _place_kinds(clause: Clause, asked: list[Question]) -> list[Question]:
                 kind = e[-1].lower_
                 prep = next((a.lower_ for a in e.root.ancestors if a.dep_ == "prep" and a.lower_ in WHERE_PREPS), "in")
                 text = _tidy(f"which {kind} {q.text[len('Where '):-1]} {prep}?")  # "... lie on?": its own preposition
-                out.append(Question(text, _cap(e.text), e.label_, q.role, True, q.predicate, []))
+                subject = _lower_first(clause.subject_text, clause.subject)
+                out.append(Question(text, _cap(e.text), e.label_, q.role, True, q.predicate,
+                                    _fit([f"What is the {kind} of {subject}?"])))
     return out
 
 
@@ -845,6 +914,22 @@ def _agent_noun_question(clause: Clause, wh: str, obj: list[Token]) -> str | Non
         return None  # what is made, run or owned has a maker or owner; a place crossed has no "crosser"
     past = clause.verb.tag_ == "VBD" or any(a.lower() in {"was", "were", "had"} for a in clause.aux)
     return _tidy(f"{wh} {'was' if past else 'is'} the {noun} of {_lower_first(_span(obj), obj)}?")
+
+
+def _relation_noun_question(clause: Clause, subject: str, wh: str, is_be: bool) -> str | None:
+    """A place or date asked by the relation's noun, the way reference works and knowledge bases name it: "Where
+    was Ada Quell born?" -> "What is the place of birth of Ada Quell?", "When did she die?" -> "What is the date of
+    death of ...?", "Where is X (located)?" -> "What is the location of X?" (`EVENT_NOUNS`, `WHERE_NOUNS`). Only
+    for a named subject and a question about the verb alone ("When did X win the cup?" has no such noun)."""
+    if wh not in {"where", "when"} or not (clause.subject_label in NAME_LABELS or (
+            clause.subject and _head(clause.subject).pos_ == "PROPN")):
+        return None
+    lemma = "be" if is_be else clause.verb.lemma_.lower()
+    if wh == "where" and lemma in WHERE_NOUNS:
+        return _tidy(f"what is the {WHERE_NOUNS[lemma]} of {subject}?")
+    if lemma in EVENT_NOUNS:
+        return _tidy(f"what is the {'place' if wh == 'where' else 'date'} of {EVENT_NOUNS[lemma]} of {subject}?")
+    return None
 
 
 def _passive_subject_question(clause: Clause, wh: str) -> str | None:

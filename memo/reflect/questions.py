@@ -746,8 +746,8 @@ def _where_is(clause: Clause, subject: str, is_be: bool) -> list[Question]:
 
 def _place_preps(noun: Token) -> list[Token]:
     """The prepositions hanging off `noun`, nearest first, then those of their objects reached through locating
-    prepositions and "of" ("battles off the coast of Kuwait in the Persian Gulf" -> off, of, in), never through a
-    clause or another preposition ("a film about a village in Spain" is not in Spain)."""
+    prepositions and "of" ("battles off the coast of Orlen in the Grey Sound" -> off, of, in), never through a
+    clause or another preposition ("a film about a village in Tarsk" is not in Tarsk)."""
     out, frontier = [], [noun]
     while frontier:
         preps = [c for n in frontier for c in n.children if c.dep_ == "prep"]

@@ -306,7 +306,7 @@ def test_a_subjects_other_name_after_a_comma_is_asked_as_well_not_glued_to_it():
 
 
 def test_a_place_deeper_in_a_description_is_where_its_subject_is_but_not_what_it_is_about():
-    siege = asked("The Siege of Varn Hollow was a series of raids on the villages off the coast of Norway in the "
+    siege = asked("The Siege of Varn Hollow was a series of raids on the villages off the coast of Iceland in the "
                   "North Sea.")
     assert by_answer(siege, "The North Sea").text == "Where was the Siege of Varn Hollow?"
     assert not [q for q in asked("Harlow Fen is a 2005 film about a village in Spain.") if q.text.startswith("Where")]

@@ -110,6 +110,10 @@ def test_counts_of_times_years_and_gerunds():
     office = asked("The office of Warden of Tessin was held by Piet Arends from its creation in 1929 until his death "
                    "in 1952.")
     assert by_answer(office, "1952").text == "When was the office of Warden of Tessin last held?"  # "until ... 1952"
+    assert by_answer(office, "1952").paraphrases == []  # the office did not end with his tenure
+    battle = asked("The Battle of Harwick Ford was fought between March 3, 1921 and June 8, 1922.")
+    assert by_answer(battle, "March 3, 1921").paraphrases == ["When did the Battle of Harwick Ford start?"]
+    assert by_answer(battle, "June 8, 1922").paraphrases == ["When did the Battle of Harwick Ford end?"]
     # an end another question already answers is a paraphrase of it, not a second pair
     lived = asked("Ilse Varga lived in Bergen from 1901 until 1910.")
     assert [q.text for q in lived if q.answer == "1910"] == ["Until when did Ilse Varga live in Bergen?"]

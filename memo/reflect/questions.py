@@ -688,11 +688,16 @@ def _from_until_ends(clause: Clause) -> tuple[str, str]:
 def _span_ends(clause: Clause, subject: str, ends: tuple[str, str], rest: str, predicate: str,
                asked: list[Question]) -> list[Question]:
     """A time span asked for its ends: "fought between March 1921 and June 1922" -> "When was X first fought?"
-    (March 1921) and "When was X last fought?" (June 1922); an end that is "" is not asked. An end some question of
+    (March 1921) and "When was X last fought?" (June 1922), also "When did X start/end?" for an event (a passive
+    clause without a doer); an end that is "" is not asked. An end some question of
     `asked` already answers ("Until when did X live there?" -> 1910) gets the new phrasing as a paraphrase of
     that question instead of a pair of its own."""
     out = []
-    for which, end in zip(("first", "last"), ends):
+    # what is done with no doer named ("X was fought between ...") is an event that starts and ends itself; an
+    # office "held by Y from ... until ..." does not end with Y's tenure
+    happened = any(a.lower() in {"was", "were"} for a in clause.aux[:1]) and clause.verb.tag_ == "VBN" \
+        and not any(r == "agent" for _, r in clause.complements)
+    for which, end, verb in zip(("first", "last"), ends, ("start", "end")):
         q = _when_question(clause, subject, rest, which)
         if not end or not q or not 3 <= len(q.split()) <= MAX_QUESTION_WORDS:
             continue
@@ -700,7 +705,8 @@ def _span_ends(clause: Clause, subject: str, ends: tuple[str, str], rest: str, p
         if same:
             same[0].paraphrases.append(q)
         else:
-            out.append(Question(q, _cap(end), "DATE", "span", False, predicate, []))
+            out.append(Question(q, _cap(end), "DATE", "span", False, predicate,
+                                [_tidy(f"when did {subject} {verb}?")] if happened and not rest else []))
     return out
 
 

@@ -51,6 +51,9 @@ def test_wh_word_follows_the_entity_type_and_role():
     assert by_answer(qs, "Lena Hartmann").text.startswith("Who founded the Oslo Ceramics Guild")
     assert by_answer(qs, "1987").text == "When did Lena Hartmann found the Oslo Ceramics Guild?"
     assert "In which year did Lena Hartmann found the Oslo Ceramics Guild?" in by_answer(qs, "1987").paraphrases
+    for date, alternative in (("March 1987", "In which month"), ("3 March 1987", "On what date")):
+        q = by_answer(asked(f"Lena Hartmann founded the Oslo Ceramics Guild in {date}."), date)
+        assert f"{alternative} did Lena Hartmann found the Oslo Ceramics Guild?" in q.paraphrases, date
     assert by_answer(qs, "Oslo Ceramics Guild").text.startswith("Which organisation did Lena Hartmann found")
     assert by_answer(asked("The painter Jonas Ekberg was born in Bergen."), "Bergen").text == \
         "Where was the painter Jonas Ekberg born?"

@@ -275,8 +275,10 @@ def _target(comp: Token, role: str, kinds: dict[str, str] | None = None) -> Targ
         if RELATIVE_DATE.match(text):
             return None  # relative to another sentence
         if prep in WHEN_PREPS or (not prep and role == "npadvmod"):
-            alts = ["in which year"] if _year_only(text) else (["on what date"] if re.search(r"\d{1,2}", text)
-                                                              and re.search(r"[A-Z][a-z]+", text) else [])
+            month = re.search(r"\b(January|February|March|April|May|June|July|August|September|October|November|"
+                              r"December)\b", text)
+            alts = ["in which year"] if _year_only(text) else (
+                ["on what date"] if month and re.search(r"\b\d{1,2}\b", text) else ["in which month"] if month else [])
             return Target(all_tokens, "when", text, label, role, alternatives=alts)
         if prep == "for":  # a duration: "worked there for twenty years"
             return Target(all_tokens, "how long", text, label, role)

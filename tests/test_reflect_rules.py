@@ -151,6 +151,10 @@ def test_an_apposition_is_asked_for_the_name():
     sister = sentence_level("The guild hired Mira Holt (sister of the painter Piet Arends) in 1931.",
                             ("Mira Holt", "PERSON"))
     assert [(q.text, q.answer) for q in sister] == [("Who is the sister of the painter Piet Arends?", "Mira Holt")]
+    assert sister[0].paraphrases == ["Who is the sister of Piet Arends?"]  # without the name's title
+    wife = sentence_level("The guild hired Mira Holt (wife of the painter Piet Arends) in 1931.",
+                          ("Mira Holt", "PERSON"))
+    assert wife[0].paraphrases == ["Who is the wife of Piet Arends?", "Who is the spouse of Piet Arends?"]
     daughter = sentence_level("Mira Holt, the daughter of Piet Arends, studied in Bergen.", ("Mira Holt", "PERSON"))
     assert by_answer(daughter, "Mira Holt").text == "Who is the daughter of Piet Arends?"
     # a description after a place inside a prepositional phrase is too often the subject's; a bare one names nobody

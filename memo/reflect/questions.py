@@ -59,6 +59,8 @@ EVENT_NOUNS = {"bear": "birth", "die": "death", "bury": "burial", "marry": "marr
                "form": "formation", "dissolve": "dissolution", "abolish": "abolition", "educate": "education",
                "elect": "election", "retire": "retirement", "open": "opening", "close": "closure",
                "launch": "launch", "sign": "signing", "record": "recording", "premiere": "premiere"}
+# Relation nouns with a general one that knowledge bases use for both (wife, husband -> spouse).
+RELATION_NOUNS = {"wife": "spouse", "husband": "spouse"}
 WHERE_NOUNS = {"locate": "location", "situate": "location", "headquarter": "headquarters", "base": "base",
                "be": "location"}
 
@@ -474,8 +476,18 @@ def appositions(sent: Span) -> list[Question]:
             described = f"the {described}"
         wh = "who" if name.ent_type_ == "PERSON" else "what"
         q = _tidy(f"{wh} is {described}?")
+        # also asked without the titles of a name inside the description: "the wife of Arnav Rhee" for "the wife
+        # of governor Arnav Rhee", and by the relation's general noun: "the spouse of ..."
+        plain = described
+        for t in desc_tokens:
+            kind = kind_noun(phrase(t)) if t.dep_ == "pobj" else None
+            if kind and kind[0] not in KIND_NOUNS:
+                plain = plain.replace(_span(phrase(t)), kind[1])
+        general = RELATION_NOUNS.get(desc.lemma_.lower())
+        forms = [f"{wh} is {plain}?"] + ([f"{wh} is {plain.replace(desc.text, general, 1)}?"] if general else [])
         if 3 <= len(q.split()) <= MAX_QUESTION_WORDS:
-            out.append(Question(q, _cap(answer), name.ent_type_, "appos", True, f"is {described}", []))
+            out.append(Question(q, _cap(answer), name.ent_type_, "appos", True, f"is {described}",
+                                [f for f in _fit([_tidy(f) for f in forms]) if f != q]))
     return out
 
 

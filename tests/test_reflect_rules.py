@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from memo.reflect import ReflectConfig, read_reflections, reflect
+from memo.reflect.checks import self_containment_problems
 from memo.reflect.clean import clean_document
 from memo.reflect.nlp import named_entities, parse
 from memo.reflect.questions import appositions, clauses, gerund_events, questions
@@ -321,3 +322,12 @@ def test_a_place_deeper_in_a_description_is_where_its_subject_is_but_not_what_it
                   "North Sea.")
     assert by_answer(siege, "The North Sea").text == "Where was the Siege of Varn Hollow?"
     assert not [q for q in asked("Harlow Fen is a 2005 film about a village in Spain.") if q.text.startswith("Where")]
+
+
+def test_a_participle_conjoined_without_its_auxiliary_is_passive_and_a_reflexive_is_no_name():
+    song = asked("Stone Harbour is a song written by Ada Welling, and recorded by the Orrin Quartet in 1991.")
+    assert "What was recorded by the Orrin Quartet?" in [q.text for q in song] + [
+        p for q in song for p in q.paraphrases]
+    founded = asked("The Kessel Guild was founded in 1900 and renamed in 1920.")
+    assert by_answer(founded, "1920").text == "When was the Kessel Guild renamed?"
+    assert "unresolved pronoun" in self_containment_problems("What was recorded by himself?", "Stone Harbour.")

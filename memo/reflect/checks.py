@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import re
 
-PRONOUNS = {"he", "she", "him", "his", "her", "hers", "they", "them", "their", "theirs", "it", "its"}
+PRONOUNS = {"he", "she", "him", "his", "her", "hers", "they", "them", "their", "theirs", "it", "its", "himself",
+            "herself", "itself", "themselves"}
 SUBJECT_PRONOUNS = {"he", "she", "they", "it", "his", "her", "their", "its", "this", "these", "those"}
 RELATIVE_TIME = re.compile(
     r"\b(yesterday|today|tomorrow|tonight|recently|currently|nowadays|(last|next|this|previous|coming) "

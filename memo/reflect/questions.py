@@ -407,6 +407,19 @@ def _noun_subject(noun: Token) -> list[Token]:
     return phrase(noun)
 
 
+def _shared_aux(verb: Token) -> list[str]:
+    """The auxiliaries a participle conjoined without its own takes from the first verb of the coordination: "was
+    founded ... and renamed" -> ["was"]; after a copula or a participle phrase ("is a song written by X, and
+    recorded by Y") the participle is passive and past: ["was"]."""
+    head = verb
+    while head.dep_ == "conj" and head.head.pos_ in {"VERB", "AUX"}:
+        head = head.head
+    aux = [c.text for c in head.children if c.dep_ in {"aux", "auxpass"} and c.i < head.i]
+    if aux:
+        return aux
+    return ["was"] if head.dep_ == "acl" or head.lemma_ == "be" else []
+
+
 def clauses(sent: Span) -> list[Clause]:
     """Every clause of the sentence whose subject is not a pronoun (a clause about a pronoun cannot stand alone)."""
     out = []
@@ -429,8 +442,10 @@ def clauses(sent: Span) -> list[Clause]:
         aux = [c for c in v.children if c.dep_ in {"aux", "auxpass"} and c.i < v.i]
         verb_text = v.text
         aux_text = [a.text for a in aux]
-        if v.dep_ == "acl":  # "a game published in 1984" -> "was published"
-            aux_text = ["was"]
+        if v.dep_ == "acl":
+            aux_text = ["was"]  # "a game published in 1984" -> "was published"
+        elif v.dep_ == "conj" and v.tag_ == "VBN" and not aux and not any(c.dep_ in SUBJECT_DEPS for c in v.children):
+            aux_text = _shared_aux(v)  # "X was founded in 1900 and renamed ...", "X is a song ..., and recorded by ..."
         elif v.dep_ == "advcl":  # "..., winning the first leg" -> "won the first leg"
             tensed = [a for a in [v.head] + list(v.head.children) if a.tag_ in {"VBD", "VBZ", "VBP"}]
             verb_text = _inflect(v.lemma_, "VBZ" if tensed and tensed[0].tag_ != "VBD" else "VBD") or verb_text

@@ -305,7 +305,8 @@ def test_a_work_by_its_author_is_asked_for_its_creator_and_a_place_for_its_kind(
     assert novel.paraphrases == ["Who is the creator of Harbour Lights?", "Who created Harbour Lights?"]
     assert not by_answer(asked("Gerd Olsen is Tomas Olsen's son."), "Tomas Olsen").paraphrases  # a son is not made
     county = by_answer(asked("Morrowgate is a village in the town of Pellin, Harrow County, Vestria."), "Harrow County")
-    assert county.text == "Which county is Morrowgate in?" and county.paraphrases == ["What is the county of Morrowgate?"]
+    assert county.text == "Which county is Morrowgate in?"
+    assert county.paraphrases == ["What is the county of Morrowgate?"]
 
 
 def test_a_subjects_other_name_after_a_comma_is_asked_as_well_not_glued_to_it():

@@ -128,7 +128,7 @@ def test_auto_picks_rules_under_1b_and_says_why():
     profile, why = choose_profile("auto", Sized(360_000_000), "local:x")
     assert profile == "rules" and "360M" in why
     assert choose_profile("auto", Sized(7_000_000_000), "local:y")[0] == "full"
-    assert choose_profile("full", None, "embedded") == ("full", "chosen in the settings")
+    assert choose_profile("full", None, "embedded") == ("full", "set explicitly, not auto")
 
 
 def test_rerun_of_the_rules_profile_is_byte_identical(corpus, tmp_path):

@@ -332,3 +332,24 @@ def test_a_participle_conjoined_without_its_auxiliary_is_passive_and_a_reflexive
     founded = asked("The Kessel Guild was founded in 1900 and renamed in 1920.")
     assert by_answer(founded, "1920").text == "When was the Kessel Guild renamed?"
     assert "unresolved pronoun" in self_containment_problems("What was recorded by himself?", "Stone Harbour.")
+
+
+def test_the_new_forms_stay_out_of_their_near_misses():
+    # a place's county after a comma, a title and a list are no other names
+    falls = asked("Kestrel Falls, Dunmore County, is a town on the Rell River.")
+    assert by_answer(falls, "A town on the Rell River").text == "What is Kestrel Falls, Dunmore County?"
+    listed = by_answer(asked("Mira Holt, Ada Quell, or Jon Pike won the Lund Prize in 1950."), "1950")
+    assert "Mira Holt, Ada Quell, or Jon Pike" in listed.text
+    # a painting of a harbour is not in the harbour's town; a person's favourite film was not made by her
+    assert not [q for q in asked("The Old Mill is a painting of the harbour of Port Alvane in Brelland.")
+                if q.text.startswith("Where")]
+    assert not by_answer(asked("Grey Harbour is Edda Lind's favourite film."), "Edda Lind").paraphrases
+    # a bridge built between two years, or a person imprisoned, does not "start" and "end"; an answer that is a
+    # span gets no "date of" noun
+    for sentence in ("The Alvane Bridge was built between 1905 and 1911.",
+                     "Carl Dorn was married between 1899 and 1910."):
+        assert not [p for q in asked(sentence) for p in q.paraphrases if p.endswith(("start?", "end?"))
+                    or p.startswith("What is the date")], sentence
+    # a participle tagged as a past tense after a passive is passive too
+    assert by_answer(asked("Carl Dorn was born in Mayfield and raised in Port Alvane."), "Port Alvane").text == \
+        "Where was Carl Dorn raised?"

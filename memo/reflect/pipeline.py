@@ -38,7 +38,7 @@ def choose_profile(profile: str, model: ChatModel | None, spec: str) -> tuple[st
     """(profile, why). `auto`: rules for the embedded model and local models under 1B parameters, whose
     extraction the rules beat (docs/BENCHMARKS.md); full otherwise."""
     if profile != "auto":
-        return profile, "chosen in the settings"
+        return profile, "set explicitly, not auto"
     if spec == "embedded":
         return "rules", "auto: the embedded generator is under 1B parameters"
     hf = getattr(model, "model", None)

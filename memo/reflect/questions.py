@@ -47,22 +47,24 @@ KIND_NOUNS_BY_LABEL = {
     "WORK_OF_ART": {"album", "song", "film", "book", "novel", "series", "episode", "game", "show"},
 }
 KIND_NOUNS = set().union(*KIND_NOUNS_BY_LABEL.values())
+# Nouns that name an event, which starts and ends ("the Battle of X", "the festival").
+EVENT_KINDS = {"battle", "war", "siege", "festival", "tournament", "championship", "campaign", "revolution",
+               "expedition", "conference", "strike", "crisis", "negotiation", "talk", "games", "season", "uprising"}
 # The noun for the event a verb (by its lemma) states, for asking a "where"/"when" fact the way reference works and
 # knowledge bases name it ("Where was X born?" -> "What is the place of birth of X?"). English derives these nouns
 # irregularly (born -> birth, die -> death, found -> founding), so no suffix rule finds them: this is a table of
-# the events encyclopaedic text dates and places, not of any document's words. WHERE_NOUNS: verbs that only
-# place their subject, whose noun names the place itself ("Where is X headquartered?" -> "What is the headquarters
-# of X?").
-EVENT_NOUNS = {"bear": "birth", "die": "death", "bury": "burial", "marry": "marriage", "found": "founding",
-               "establish": "establishment", "create": "creation", "build": "construction",
-               "construct": "construction", "complete": "completion", "publish": "publication", "release": "release",
-               "form": "formation", "dissolve": "dissolution", "abolish": "abolition", "educate": "education",
-               "elect": "election", "retire": "retirement", "open": "opening", "close": "closure",
-               "launch": "launch", "sign": "signing", "record": "recording", "premiere": "premiere"}
+# the events encyclopaedic text dates and places, those of a person's life apart from those of a made thing (a
+# person "released" in 1918 left prison). WHERE_NOUNS: verbs that only place their subject, whose noun names the
+# place itself ("Where is X headquartered?" -> "What is the headquarters of X?"); "be" only for a thing.
+LIFE_EVENT_NOUNS = {"bear": "birth", "die": "death", "bury": "burial", "marry": "marriage", "retire": "retirement"}
+THING_EVENT_NOUNS = {"found": "founding", "establish": "establishment", "create": "creation",
+                     "build": "construction", "construct": "construction", "complete": "completion",
+                     "publish": "publication", "release": "release", "form": "formation", "dissolve": "dissolution",
+                     "abolish": "abolition", "open": "opening", "close": "closure", "launch": "launch",
+                     "record": "recording", "premiere": "premiere"}
 # Relation nouns with a general one that knowledge bases use for both (wife, husband -> spouse).
 RELATION_NOUNS = {"wife": "spouse", "husband": "spouse"}
-WHERE_NOUNS = {"locate": "location", "situate": "location", "headquarter": "headquarters", "base": "base",
-               "be": "location"}
+WHERE_NOUNS = {"locate": "location", "situate": "location", "headquarter": "headquarters", "be": "location"}
 
 
 @dataclass
@@ -104,10 +106,9 @@ def phrase(tok: Token, trim: bool = True) -> list[Token]:
                 continue
             if t is tok or (t.dep_ in {"conj", "cc"} and t.head.pos_ not in {"VERB", "AUX"}):
                 continue  # coordinated names and adjectives stay: "China, India and Laos"
-            start = min(x.i for x in t.subtree)
-            if t.dep_ == "appos" and t.pos_ == "PROPN" and start > 0 and t.doc[start - 1].text != "," \
-                    and t.doc[start - 1].i in {x.i for x in tok.subtree}:
-                continue  # "the physicist Marie Curie": the name is part of the phrase, "X, officially Y" is not
+            if t.dep_ == "appos" and t.pos_ == "PROPN" and t.i > 0 and t.doc[t.i - 1].text != "," \
+                    and t.doc[t.i - 1].i in {x.i for x in t.subtree} | {x.i for x in tok.subtree}:
+                continue  # "the physicist Marie Curie", "Pellam Falls, Orrick County": part of the phrase
             if t.dep_ in TRIM_DEPS and not (t.ent_type_ == "DATE" and t.head.ent_type_ == "DATE"):
                 drop.update(x.i for x in t.subtree)
     depth = 0
@@ -134,11 +135,14 @@ def phrase(tok: Token, trim: bool = True) -> list[Token]:
 
 
 def _alias(tok: Token) -> bool:
-    """`tok` heads another name for its head set off by a comma: "Ostrand, officially the Republic of Ostrand",
-    "the Basilica of St. Arno, or simply St. Arno's"."""
+    """`tok` heads another name for its head, set off by a comma and introduced by an adverb: "Ostrand,
+    officially the Republic of Ostrand", "the Basilica of St. Arno, or simply St. Arno's" (not a place's county
+    "Pellam Falls, Orrick County", a title "X, Baroness of Y", or a list "A, B, or C")."""
     if tok.pos_ != "PROPN" or tok.dep_ not in {"appos", "conj"} or tok.head.pos_ != "PROPN":
         return False
     doc, start = tok.doc, min(x.i for x in tok.subtree)
+    if doc[start].pos_ != "ADV":
+        return False
     if tok.dep_ == "appos":
         return start > 0 and doc[start - 1].text == ","
     return start > 1 and doc[start - 1].lower_ == "or" and doc[start - 2].text == ","
@@ -444,8 +448,11 @@ def clauses(sent: Span) -> list[Clause]:
         aux_text = [a.text for a in aux]
         if v.dep_ == "acl":
             aux_text = ["was"]  # "a game published in 1984" -> "was published"
-        elif v.dep_ == "conj" and v.tag_ == "VBN" and not aux and not any(c.dep_ in SUBJECT_DEPS for c in v.children):
-            aux_text = _shared_aux(v)  # "X was founded in 1900 and renamed ...", "X is a song ..., and recorded by ..."
+        elif v.dep_ == "conj" and not aux and not any(c.dep_ in SUBJECT_DEPS for c in v.children) and (
+                v.tag_ == "VBN" or (v.tag_ == "VBD" and _shared_aux(v) and not any(c.dep_ == "dobj" for c in v.children))):
+            # "X was founded in 1900 and renamed ...", "X is a song ..., and recorded by ...", and "born in A and
+            # raised in B" with "raised" tagged as a past tense: a participle without an object after a passive
+            aux_text = _shared_aux(v)
         elif v.dep_ == "advcl":  # "..., winning the first leg" -> "won the first leg"
             tensed = [a for a in [v.head] + list(v.head.children) if a.tag_ in {"VBD", "VBZ", "VBP"}]
             verb_text = _inflect(v.lemma_, "VBZ" if tensed and tensed[0].tag_ != "VBD" else "VBD") or verb_text
@@ -663,7 +670,7 @@ def questions(clause: Clause, kinds: dict[str, str] | None = None) -> list[Quest
                     tag = verb.tag_ if verb.dep_ != "advcl" else ("VBZ" if clause.verb_text.endswith("s") else "VBD")
                     if tag in DO_FORMS:
                         forms.append(_tidy(f"{wh} {DO_FORMS[tag]} {subject} {verb.lemma_} {tail}?"))
-        if not rest_core and not t.prep:
+        if not rest_core and not t.prep and not t.answer.startswith("between "):
             forms.insert(1, _relation_noun_question(clause, subject, t.wh, is_be) or "")
         if t.wh == "when" and t.answer.startswith("between ") and not is_be:
             out += _span_ends(clause, subject, _between_ends(comp), _render(rest_core), predicate, out)
@@ -717,15 +724,15 @@ def _from_until_ends(clause: Clause) -> tuple[str, str]:
 def _span_ends(clause: Clause, subject: str, ends: tuple[str, str], rest: str, predicate: str,
                asked: list[Question]) -> list[Question]:
     """A time span asked for its ends: "fought between March 1921 and June 1922" -> "When was X first fought?"
-    (March 1921) and "When was X last fought?" (June 1922), also "When did X start/end?" for an event (a passive
-    clause without a doer); an end that is "" is not asked. An end some question of
+    (March 1921) and "When was X last fought?" (June 1922), also "When did X start/end?" for an event (`happened`
+    below); an end that is "" is not asked. An end some question of
     `asked` already answers ("Until when did X live there?" -> 1910) gets the new phrasing as a paraphrase of
     that question instead of a pair of its own."""
     out = []
-    # what is done with no doer named ("X was fought between ...") is an event that starts and ends itself; an
-    # office "held by Y from ... until ..." does not end with Y's tenure
-    happened = any(a.lower() in {"was", "were"} for a in clause.aux[:1]) and clause.verb.tag_ == "VBN" \
-        and not any(r == "agent" for _, r in clause.complements)
+    # an event (a name the NER types as one, or whose own noun says so: "the Battle of X") starts and ends
+    # itself; a bridge "built between ..." or a person "imprisoned between ..." does not
+    head = _head(clause.subject) if clause.subject else None
+    happened = clause.subject_label == "EVENT" or (head is not None and head.lemma_.lower() in EVENT_KINDS)
     for which, end, verb in zip(("first", "last"), ends, ("start", "end")):
         q = _when_question(clause, subject, rest, which)
         if not end or not q or not 3 <= len(q.split()) <= MAX_QUESTION_WORDS:
@@ -781,14 +788,15 @@ def _where_is(clause: Clause, subject: str, is_be: bool) -> list[Question]:
 
 def _place_preps(noun: Token) -> list[Token]:
     """The prepositions hanging off `noun`, nearest first, then those of their objects reached through locating
-    prepositions and "of" ("battles off the coast of Orlen in the Grey Sound" -> off, of, in), never through a
-    clause or another preposition ("a film about a village in Tarsk" is not in Tarsk)."""
+    prepositions, and "of" a plural ("a series of raids on the villages off the coast of Orlen in the Grey Sound"
+    -> of, on, off, of, in), never through a clause or another preposition ("a film about a village in Tarsk" is
+    not in Tarsk, nor "a painting of the harbour of Orlen" in Orlen)."""
     out, frontier = [], [noun]
     while frontier:
         preps = [c for n in frontier for c in n.children if c.dep_ == "prep"]
         out += preps
         frontier = [o for p in preps if p.lower_ in WHERE_PREPS | {"of", "off", "near", "along"}
-                    for o in p.children if o.dep_ == "pobj"]
+                    for o in p.children if o.dep_ == "pobj" and (p.lower_ != "of" or o.tag_ == "NNS")]
     return out
 
 
@@ -816,8 +824,10 @@ def _whose(clause: Clause, subject: str, is_be: bool) -> list[Question]:
         if not owned or not name:
             continue
         q = _tidy(f"whose {_span(owned)} {clause.verb_text} {subject}?")
-        # a work "by" its author, or a person's album, film or book: the maker, by the relation's general noun
-        made = authors or comp.lemma_.lower() in KIND_NOUNS_BY_LABEL["WORK_OF_ART"]
+        # a work "by" its author, or a person's numbered or debut album, film or book ("Y's third album", not
+        # "Y's favourite film"): the maker, by the relation's general noun
+        made = bool(authors) or (comp.lemma_.lower() in KIND_NOUNS_BY_LABEL["WORK_OF_ART"] and any(
+            c.ent_type_ == "ORDINAL" or c.lower_ == "debut" for c in comp.children))
         out.append(Question(q, _cap(name), _label(owner), "poss", True,
                             " ".join([clause.verb_text, _span(phrase(comp))]),
                             _fit([f"Who is the creator of {subject}?", f"Who created {subject}?"]) if made else []))
@@ -953,17 +963,20 @@ def _agent_noun_question(clause: Clause, wh: str, obj: list[Token]) -> str | Non
 
 def _relation_noun_question(clause: Clause, subject: str, wh: str, is_be: bool) -> str | None:
     """A place or date asked by the relation's noun, the way reference works and knowledge bases name it: "Where
-    was Ada Quell born?" -> "What is the place of birth of Ada Quell?", "When did she die?" -> "What is the date of
-    death of ...?", "Where is X (located)?" -> "What is the location of X?" (`EVENT_NOUNS`, `WHERE_NOUNS`). Only
-    for a named subject and a question about the verb alone ("When did X win the cup?" has no such noun)."""
+    was Ines Varro born?" -> "What is the place of birth of Ines Varro?", "When did she die?" -> "What is the date of
+    death of ...?", "Where is X (located)?" -> "What is the location of X?" (`LIFE_EVENT_NOUNS` for a person,
+    `THING_EVENT_NOUNS` for anything else, `WHERE_NOUNS`). Only for a named subject and a question about the verb
+    alone ("When did X win the cup?" has no such noun)."""
+    person = clause.subject_label == "PERSON"
     if wh not in {"where", "when"} or not (clause.subject_label in NAME_LABELS or (
             clause.subject and _head(clause.subject).pos_ == "PROPN")):
         return None
     lemma = "be" if is_be else clause.verb.lemma_.lower()
-    if wh == "where" and lemma in WHERE_NOUNS:
+    if wh == "where" and lemma in WHERE_NOUNS and not (person and lemma == "be"):
         return _tidy(f"what is the {WHERE_NOUNS[lemma]} of {subject}?")
-    if lemma in EVENT_NOUNS:
-        return _tidy(f"what is the {'place' if wh == 'where' else 'date'} of {EVENT_NOUNS[lemma]} of {subject}?")
+    noun = LIFE_EVENT_NOUNS.get(lemma) if person else LIFE_EVENT_NOUNS.get(lemma, THING_EVENT_NOUNS.get(lemma))
+    if noun:
+        return _tidy(f"what is the {'place' if wh == 'where' else 'date'} of {noun} of {subject}?")
     return None
 
 

@@ -353,3 +353,12 @@ def test_the_new_forms_stay_out_of_their_near_misses():
     # a participle tagged as a past tense after a passive is passive too
     assert by_answer(asked("Carl Dorn was born in Mayfield and raised in Port Alvane."), "Port Alvane").text == \
         "Where was Carl Dorn raised?"
+
+
+def test_a_reverse_lookup_that_names_nothing_but_its_answer_is_dropped(tmp_path):
+    (tmp_path / "dorn.md").write_text("# Carl Dorn\n\nCarl Dorn graduated in 1972. Carl Dorn founded the Orrin "
+                                      "Press in Lenby.\n", encoding="utf-8")
+    m = reflect(tmp_path, tmp_path / "out", ReflectConfig(profile="rules"))
+    questions = [r["question"] for r in read_reflections(tmp_path / "out") if r["step"] == "entity"]
+    assert "Who founded the Orrin Press?" in questions and "Who graduated in 1972?" not in questions
+    assert m["dropped"]["entity"]["names nothing but its answer"] >= 1

@@ -346,7 +346,8 @@ def _wh_for(label: str) -> str:
 
 def surface_entities(ctx: RunContext, pairs: list[Pair]) -> list[Pair]:
     """Step 4: reverse lookups. Each clause whose subject is a name is asked about its subject ("Who founded
-    the Radium Institute?" -> "Marie Curie. ..."); a name that is the subject of 2+ sentences of a document is also asked
+    the Radium Institute?" -> "Marie Curie. ..."), when the question names something else (not "Who graduated in
+    1972?"); a name that is the subject of 2+ sentences of a document is also asked
     about by two and by up to four of its predicates at once."""
     stats = ctx.stats["entity"]
     out = []
@@ -360,6 +361,10 @@ def surface_entities(ctx: RunContext, pairs: list[Pair]) -> list[Pair]:
                 if q.role == "subject" and q.named:
                     if q.answer.lower() in q.text.lower():
                         stats.dropped["question names the entity"] += 1
+                        continue
+                    if not any(w[:1].isupper() for w in q.text.split()[1:]):
+                        # "What bought the company?", "Who graduated in 1972?": true of many, pick no one out
+                        stats.dropped["names nothing but its answer"] += 1
                         continue
                     out.append(pair_from(q.text, answer(q.answer, f.sentence), "entity", [f.source],
                                          paraphrases=q.paraphrases[:PARAPHRASES]))

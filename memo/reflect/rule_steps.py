@@ -362,14 +362,14 @@ def surface_entities(ctx: RunContext, pairs: list[Pair]) -> list[Pair]:
                     if q.answer.lower() in q.text.lower():
                         stats.dropped["question names the entity"] += 1
                         continue
+                    if len(q.predicate.split()) <= 10:  # alone too vague, but two or more predicates at once name it
+                        about[q.answer].append((f, q))
                     if not any(w[:1].isupper() for w in q.text.split()[1:]):
                         # "What bought the company?", "Who graduated in 1972?": true of many, pick no one out
                         stats.dropped["names nothing but its answer"] += 1
                         continue
                     out.append(pair_from(q.text, answer(q.answer, f.sentence), "entity", [f.source],
                                          paraphrases=q.paraphrases[:PARAPHRASES]))
-                    if len(q.predicate.split()) <= 10:
-                        about[q.answer].append((f, q))
         for name, items in about.items():
             distinct = list({q.predicate: (f, q) for f, q in items}.values())
             if len(distinct) < 2 or len({f.sentence for f, _ in distinct}) < 2:

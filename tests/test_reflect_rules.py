@@ -329,6 +329,7 @@ def test_a_participle_conjoined_without_its_auxiliary_is_passive_and_a_reflexive
     song = asked("Stone Harbour is a song written by Ada Welling, and recorded by the Orrin Quartet in 1991.")
     assert "What was recorded by the Orrin Quartet?" in [q.text for q in song] + [
         p for q in song for p in q.paraphrases]
+    assert by_answer(song, "Stone Harbour").paraphrases == []  # not "What is a song?": it names nothing
     founded = asked("The Kessel Guild was founded in 1900 and renamed in 1920.")
     assert by_answer(founded, "1920").text == "When was the Kessel Guild renamed?"
     assert "unresolved pronoun" in self_containment_problems("What was recorded by himself?", "Stone Harbour.")

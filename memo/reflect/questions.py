@@ -17,6 +17,7 @@ import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from .checks import names_something
 from .nlp import NAME_LABELS, name_text
 
 if TYPE_CHECKING:  # spaCy (and torch, through thinc) load where text is parsed: `memo --help` stays fast
@@ -695,6 +696,9 @@ def questions(clause: Clause, kinds: dict[str, str] | None = None) -> list[Quest
     for q in out if clause.aliases else []:  # asked by the subject's other name too: "Where is St. Arno's?"
         if q.role != "subject" and subject in q.text:
             q.paraphrases.insert(0, _tidy(q.text.replace(subject, clause.aliases[0], 1)))
+    for q in out:  # a short form that lost every name is no phrasing of a question that has one: "What is a song?"
+        if names_something(q.text):
+            q.paraphrases = [p for p in q.paraphrases if names_something(p)]
     return out
 
 

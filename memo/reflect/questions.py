@@ -450,7 +450,8 @@ def clauses(sent: Span) -> list[Clause]:
         if v.dep_ == "acl":
             aux_text = ["was"]  # "a game published in 1984" -> "was published"
         elif v.dep_ == "conj" and not aux and not any(c.dep_ in SUBJECT_DEPS for c in v.children) and (
-                v.tag_ == "VBN" or (v.tag_ == "VBD" and _shared_aux(v) and not any(c.dep_ == "dobj" for c in v.children))):
+                v.tag_ == "VBN" or (v.tag_ == "VBD" and _shared_aux(v)
+                                    and not any(c.dep_ == "dobj" for c in v.children))):
             # "X was founded in 1900 and renamed ...", "X is a song ..., and recorded by ...", and "born in A and
             # raised in B" with "raised" tagged as a past tense: a participle without an object after a passive
             aux_text = _shared_aux(v)
@@ -729,9 +730,8 @@ def _span_ends(clause: Clause, subject: str, ends: tuple[str, str], rest: str, p
                asked: list[Question]) -> list[Question]:
     """A time span asked for its ends: "fought between March 1921 and June 1922" -> "When was X first fought?"
     (March 1921) and "When was X last fought?" (June 1922), also "When did X start/end?" for an event (`happened`
-    below); an end that is "" is not asked. An end some question of
-    `asked` already answers ("Until when did X live there?" -> 1910) gets the new phrasing as a paraphrase of
-    that question instead of a pair of its own."""
+    below); an end that is "" is not asked. An end some question of `asked` already answers ("Until when did X live
+    there?" -> 1910) gets the new phrasing as a paraphrase of that question instead of a pair of its own."""
     out = []
     # an event (a name the NER types as one, or whose own noun says so: "the Battle of X") starts and ends
     # itself; a bridge "built between ..." or a person "imprisoned between ..." does not

@@ -347,8 +347,8 @@ def _wh_for(label: str) -> str:
 def surface_entities(ctx: RunContext, pairs: list[Pair]) -> list[Pair]:
     """Step 4: reverse lookups. Each clause whose subject is a name is asked about its subject ("Who founded
     the Radium Institute?" -> "Marie Curie. ..."), when the question names something else (not "Who graduated in
-    1972?"); a name that is the subject of 2+ sentences of a document is also asked
-    about by two and by up to four of its predicates at once."""
+    1972?"); a name that is the subject of 2+ sentences of a document is also asked about by two and by up to four
+    of its predicates at once."""
     stats = ctx.stats["entity"]
     out = []
     by_doc: dict[str, list[Fact]] = defaultdict(list)

@@ -322,7 +322,8 @@ def test_a_place_deeper_in_a_description_is_where_its_subject_is_but_not_what_it
     siege = asked("The Siege of Varn Hollow was a series of raids on the villages off the coast of Iceland in the "
                   "North Sea.")
     assert by_answer(siege, "The North Sea").text == "Where was the Siege of Varn Hollow?"
-    assert not [q for q in asked("Harlow Fen is a 2005 film about a village in Spain.") if q.text.startswith("Where")]
+    film = asked("Harlow Fen is a 2005 film about a village in Spain.")
+    assert film and not [q for q in film if q.text.startswith("Where")]
 
 
 def test_a_participle_conjoined_without_its_auxiliary_is_passive_and_a_reflexive_is_no_name():
@@ -342,15 +343,16 @@ def test_the_new_forms_stay_out_of_their_near_misses():
     listed = by_answer(asked("Mira Holt, Ada Quell, or Jon Pike won the Lund Prize in 1950."), "1950")
     assert "Mira Holt, Ada Quell, or Jon Pike" in listed.text
     # a painting of a harbour is not in the harbour's town; a person's favourite film was not made by her
-    assert not [q for q in asked("The Old Mill is a painting of the harbour of Port Alvane in Brelland.")
-                if q.text.startswith("Where")]
+    mill = asked("The Old Mill is a painting of the harbour of Port Alvane in Brelland.")
+    assert mill and not [q for q in mill if q.text.startswith("Where")]
     assert not by_answer(asked("Grey Harbour is Edda Lind's favourite film."), "Edda Lind").paraphrases
     # a bridge built between two years, or a person imprisoned, does not "start" and "end"; an answer that is a
     # span gets no "date of" noun
     for sentence in ("The Alvane Bridge was built between 1905 and 1911.",
                      "Carl Dorn was married between 1899 and 1910."):
-        assert not [p for q in asked(sentence) for p in q.paraphrases if p.endswith(("start?", "end?"))
-                    or p.startswith("What is the date")], sentence
+        qs = asked(sentence)
+        assert qs and not [p for q in qs for p in q.paraphrases if p.endswith(("start?", "end?"))
+                           or p.startswith("What is the date")], sentence
     # a participle tagged as a past tense after a passive is passive too
     assert by_answer(asked("Carl Dorn was born in Mayfield and raised in Port Alvane."), "Port Alvane").text == \
         "Where was Carl Dorn raised?"

@@ -21,10 +21,11 @@ DOC_REFERENCE = re.compile(
     re.I)
 
 
-def names_something(question: str) -> bool:
-    """A question names something when a word after its first is capitalised (a name) or it holds a digit."""
+def names_something(question: str, numbers: bool = True) -> bool:
+    """A question names something when a word after its first is capitalised (a name) or, with `numbers`, it holds
+    a digit."""
     words = re.findall(r"[\w'’-]+", question)
-    return any(w[:1].isupper() and w != "I" for w in words[1:]) or bool(re.search(r"\d", question))
+    return any(w[:1].isupper() and w != "I" for w in words[1:]) or (numbers and bool(re.search(r"\d", question)))
 
 
 def starts_with_pronoun(sentence: str) -> bool:

@@ -17,7 +17,7 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 
 from ..records import Pair
-from .checks import absolute_time, self_containment_problems
+from .checks import absolute_time, names_something, self_containment_problems
 from .clean import clean_document
 from .context import RunContext, pair_from
 from .nlp import NAME_LABELS, name_text, parse
@@ -364,7 +364,7 @@ def surface_entities(ctx: RunContext, pairs: list[Pair]) -> list[Pair]:
                         continue
                     if len(q.predicate.split()) <= 10:  # alone too vague, but two or more predicates at once name it
                         about[q.answer].append((f, q))
-                    if not any(w[:1].isupper() for w in q.text.split()[1:]):
+                    if not names_something(q.text, numbers=False):
                         # "What bought the company?", "Who graduated in 1972?": true of many, pick no one out
                         stats.dropped["names nothing but its answer"] += 1
                         continue

@@ -63,8 +63,14 @@ THING_EVENT_NOUNS = {"found": "founding", "establish": "establishment", "create"
                      "publish": "publication", "release": "release", "form": "formation", "dissolve": "dissolution",
                      "abolish": "abolition", "open": "opening", "close": "closure", "launch": "launch",
                      "record": "recording", "premiere": "premiere"}
-# Relation nouns with a general one that knowledge bases use for both (wife, husband -> spouse).
-RELATION_NOUNS = {"wife": "spouse", "husband": "spouse"}
+# Family relations, each with the general noun knowledge bases use for it (son, daughter -> child; Wikidata's
+# child, sibling, father/mother, spouse), and the general noun of the relation read the other way: "A is the son
+# of B" -> A is a child of B, B a parent of A.
+KIN_NOUNS = {"son": "child", "daughter": "child", "child": "child", "brother": "sibling", "sister": "sibling",
+             "sibling": "sibling", "father": "parent", "mother": "parent", "parent": "parent", "wife": "spouse",
+             "husband": "spouse", "spouse": "spouse"}
+KIN_INVERSE = {"child": "parent", "parent": "child", "sibling": "sibling", "spouse": "spouse"}
+UNIQUE_KIN = {"father", "mother", "wife", "husband", "spouse"}  # "the father of"; others "a son of"
 WHERE_NOUNS = {"locate": "location", "situate": "location", "headquarter": "headquarters", "be": "location"}
 
 
@@ -501,17 +507,99 @@ def appositions(sent: Span) -> list[Question]:
         wh = "who" if name.ent_type_ == "PERSON" else "what"
         q = _tidy(f"{wh} is {described}?")
         # also asked without the titles of a name inside the description: "the wife of Arnav Rhee" for "the wife
-        # of governor Arnav Rhee", and by the relation's general noun: "the spouse of ..."
+        # of governor Arnav Rhee" (the relation's general noun, "the spouse of ...", comes from `relations`)
         plain = described
         for t in desc_tokens:
             kind = kind_noun(phrase(t)) if t.dep_ == "pobj" else None
             if kind and kind[0] not in KIND_NOUNS:
                 plain = plain.replace(_span(phrase(t)), kind[1])
-        general = RELATION_NOUNS.get(desc.lemma_.lower())
-        forms = [f"{wh} is {plain}?"] + ([f"{wh} is {plain.replace(desc.text, general, 1)}?"] if general else [])
         if 3 <= len(q.split()) <= MAX_QUESTION_WORDS:
             out.append(Question(q, _cap(answer), name.ent_type_, "appos", True, f"is {described}",
-                                [f for f in _fit([_tidy(f) for f in forms]) if f != q]))
+                                [f for f in _fit([_tidy(f"{wh} is {plain}?")]) if f != q]))
+    return out
+
+
+def _name_of(tok: Token) -> str:
+    """The name `tok` belongs to ("" when it is not part of a named entity)."""
+    if tok.ent_type_ not in NAME_LABELS:
+        return ""
+    ent = next((e for e in tok.doc.ents if e.start <= tok.i < e.end), None)
+    return name_text(ent) if ent is not None else ""
+
+
+def _named(toks: list[Token]) -> list[Token]:
+    """The name tokens among `toks` and their conjuncts, a noun standing for the name set beside it ("the painter
+    Jon Vik" -> "Jon Vik")."""
+    out = []
+    for t in toks:
+        if t.pos_ == "NOUN":
+            t = next((c for c in t.children if c.dep_ == "appos" and c.pos_ == "PROPN" and c.i > t.i), t)
+        out += [t] + [c for c in t.conjuncts if c.i > t.i and c.pos_ == "PROPN"]
+    return out
+
+
+def _kin_pairs(noun: Token) -> tuple[list[Token], list[Token]]:
+    """(relatives, holders) of a family noun: the names that are the relation and the names they are it of. "A is
+    the son of B", "A, the son of B", "B's son is A", "B's son, A", "B's husband A", "B had a brother, A"."""
+    holders = [c for prep in noun.children if prep.dep_ == "prep" and prep.lower_ == "of"
+               for c in prep.children if c.dep_ == "pobj"]
+    holders += [c for c in noun.children if c.dep_ == "poss" and c.pos_ == "PROPN"]
+    first = noun
+    while first.dep_ == "conj":
+        first = first.head
+    if first.dep_ == "dobj" and first.head.lemma_ == "have":
+        holders += [c for c in first.head.children if c.dep_ == "nsubj"]
+    relatives = [c for c in noun.children if c.dep_ == "appos" and c.pos_ == "PROPN"]
+    if noun.head.lemma_ == "be" and noun.dep_ in {"attr", "nsubj"}:
+        other = "nsubj" if noun.dep_ == "attr" else "attr"
+        relatives += [c for c in noun.head.children if c.dep_ == other and c.pos_ == "PROPN"]
+    # several relatives only for a plural noun ("two brothers, A and B"; not "B's wife A, C and D")
+    relatives = _named(relatives) if noun.tag_ == "NNS" else [t for t in _named(relatives) if t in relatives]
+    head = noun.head
+    ent = next((e for e in noun.doc.ents if e.start <= head.i < e.end), None)
+    if noun.dep_ in {"appos", "compound"} and ent is not None and ent.root == head and ent.label_ in {"PERSON", "ORG"}:
+        # a name, not a word inside one ("the first King of Crete, son of ..."); persons are often typed ORG. In a
+        # list of names, the name's conjuncts are not relatives too.
+        relatives.append(head)
+    return relatives, _named(holders)
+
+
+def _kin_question(noun: str, holder: str) -> str:
+    return f"Who is {'the' if noun in UNIQUE_KIN else 'a'} {noun} of {holder}?"
+
+
+def relations(sent: Span) -> list[Question]:
+    """Family relations between two names, asked both ways by the nouns knowledge bases use (`KIN_NOUNS`): "Greta
+    Lorne was the second daughter of Aldo Lorne" -> "Who is a daughter of Aldo Lorne?" (also "Who is a child of
+    ...?") -> Greta Lorne, and "Who is a parent of Greta Lorne?" -> Aldo Lorne; "Greta Lorne married Piers Amblin"
+    -> "Who is the spouse of Greta Lorne?" and of Piers Amblin. Forms: `_kin_pairs`, and marry with an object or "to"."""
+    found: list[tuple[str, str, str]] = []  # (relative, specific noun, holder): relative is holder's <noun>
+    for tok in sent:
+        if tok.pos_ == "NOUN" and tok.lemma_.lower() in KIN_NOUNS:
+            relatives, holders = _kin_pairs(tok)
+            found += [(r, tok.lemma_.lower(), h) for r in map(_name_of, relatives) for h in map(_name_of, holders)]
+        elif (tok.lemma_ == "marry" and tok.pos_ == "VERB") or (tok.lower_ == "married" and tok.dep_ == "acomp"):
+            # "A married B", "A was married to B"
+            verb = tok.head if tok.dep_ == "acomp" else tok
+            subjects = _named([c for c in verb.children if c.dep_ in {"nsubj", "nsubjpass"}])
+            objects = _named([c for c in tok.children if c.dep_ == "dobj"] + [
+                c for prep in tok.children if prep.dep_ == "prep" and prep.lower_ == "to"
+                for c in prep.children if c.dep_ == "pobj"])
+            if not objects:  # "A and B married"
+                subjects, objects = subjects[:1], subjects[1:2]
+            found += [(o, "spouse", s) for o in map(_name_of, objects) for s in map(_name_of, subjects)]
+    out = []
+    for relative, noun, holder in dict.fromkeys(found):
+        shorter, longer = sorted((relative.lower(), holder.lower()), key=len)
+        if not shorter or shorter == longer or (" " not in shorter and shorter in longer.split()):
+            continue  # "Holm" beside "Lena Holm" is the name cut short, not a relative (a namesake is kept)
+        general = KIN_NOUNS[noun]
+        forward = [_kin_question(noun, holder)] + ([_kin_question(general, holder)] if general != noun else [])
+        out.append(Question(forward[0], relative, "PERSON", "relation", True, f"is the {noun} of {holder}",
+                            forward[1:]))
+        back = KIN_INVERSE[general]
+        out.append(Question(_kin_question(back, relative), holder, "PERSON", "relation", True,
+                            f"is the {back} of {relative}"))
     return out
 
 

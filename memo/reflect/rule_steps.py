@@ -22,7 +22,7 @@ from .clean import clean_document
 from .context import RunContext, pair_from
 from .nlp import NAME_LABELS, name_text, parse
 from .questions import (KIND_NOUNS_BY_LABEL, Question, appositions, clauses, definitions, gerund_events, kind_noun,
-                        phrase, questions)
+                        phrase, questions, relations)
 
 NO_ANCHOR_STEPS = {"entity", "cross_document", "abstention"}
 QUESTIONS_PER_SENTENCE = 8
@@ -231,6 +231,7 @@ def corpus_facts(ctx: RunContext) -> list[Fact]:
         seen.add((doc_id, text))
         fact = Fact(text, doc_id, chunk_id, resolved)
         for sent in parsed.sents:
+            fact.questions += relations(sent)  # first: the per-sentence cap keeps them
             for clause in clauses(sent):
                 fact.questions += questions(clause, kinds)
             fact.questions += appositions(sent) + gerund_events(sent)

@@ -558,7 +558,7 @@ def _kin_pairs(noun: Token) -> tuple[list[Token], list[Token]]:
     head = noun.head
     ent = next((e for e in noun.doc.ents if e.start <= head.i < e.end), None)
     if noun.dep_ in {"appos", "compound"} and ent is not None and ent.root == head and ent.label_ in {"PERSON", "ORG"}:
-        # a name, not a word inside one ("the first King of Crete, son of ..."); persons are often typed ORG. In a
+        # a name, not a word inside one ("the first Earl of Wendmoor, son of ..."); persons are often typed ORG. In a
         # list of names, the name's conjuncts are not relatives too.
         relatives.append(head)
     return relatives, _named(holders)
@@ -592,7 +592,7 @@ def relations(sent: Span) -> list[Question]:
     for relative, noun, holder in dict.fromkeys(found):
         shorter, longer = sorted((relative.lower(), holder.lower()), key=len)
         if not shorter or shorter == longer or (" " not in shorter and shorter in longer.split()):
-            continue  # "Holm" beside "Lena Holm" is the name cut short, not a relative (a namesake is kept)
+            continue  # "Tarn" beside "Ada Tarn" is the name cut short, not a relative (a namesake is kept)
         general = KIN_NOUNS[noun]
         forward = [_kin_question(noun, holder)] + ([_kin_question(general, holder)] if general != noun else [])
         out.append(Question(forward[0], relative, "PERSON", "relation", True, f"is the {noun} of {holder}",

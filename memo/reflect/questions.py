@@ -519,12 +519,10 @@ def appositions(sent: Span) -> list[Question]:
     return out
 
 
-def _name_of(tok: Token) -> str:
-    """The name `tok` belongs to ("" when it is not part of a named entity)."""
-    if tok.ent_type_ not in NAME_LABELS:
-        return ""
-    ent = next((e for e in tok.doc.ents if e.start <= tok.i < e.end), None)
-    return name_text(ent) if ent is not None else ""
+def _name_of(tok: Token) -> tuple[str, str]:
+    """(name, label) of the named entity `tok` belongs to (("", "") when it is not part of one)."""
+    ent = next((e for e in tok.doc.ents if e.start <= tok.i < e.end), None) if tok.ent_type_ in NAME_LABELS else None
+    return (name_text(ent), ent.label_) if ent is not None else ("", "")
 
 
 def _named(toks: list[Token]) -> list[Token]:
@@ -541,6 +539,8 @@ def _named(toks: list[Token]) -> list[Token]:
 def _kin_pairs(noun: Token) -> tuple[list[Token], list[Token]]:
     """(relatives, holders) of a family noun: the names that are the relation and the names they are it of. "A is
     the son of B", "A, the son of B", "B's son is A", "B's son, A", "B's husband A", "B had a brother, A"."""
+    if any(p.lower_ == "in" and any(c.lemma_ == "law" for c in p.children) for p in noun.children):
+        return [], []  # "father-in-law": a relation by marriage, not the family noun
     holders = [c for prep in noun.children if prep.dep_ == "prep" and prep.lower_ == "of"
                for c in prep.children if c.dep_ == "pobj"]
     holders += [c for c in noun.children if c.dep_ == "poss" and c.pos_ == "PROPN"]
@@ -553,8 +553,9 @@ def _kin_pairs(noun: Token) -> tuple[list[Token], list[Token]]:
     if noun.head.lemma_ == "be" and noun.dep_ in {"attr", "nsubj"}:
         other = "nsubj" if noun.dep_ == "attr" else "attr"
         relatives += [c for c in noun.head.children if c.dep_ == other and c.pos_ == "PROPN"]
-    # several relatives only for a plural noun ("two brothers, A and B"; not "B's wife A, C and D")
-    relatives = _named(relatives) if noun.tag_ == "NNS" else [t for t in _named(relatives) if t in relatives]
+    # several relatives only for a plural noun ("two brothers, A and B"); a singular one names the nearest ("B's
+    # wife A, C and D", "B's son A and daughter C")
+    relatives = _named(relatives) if noun.tag_ == "NNS" else relatives[:1]
     head = noun.head
     ent = next((e for e in noun.doc.ents if e.start <= head.i < e.end), None)
     if noun.dep_ in {"appos", "compound"} and ent is not None and ent.root == head and ent.label_ in {"PERSON", "ORG"}:
@@ -570,15 +571,18 @@ def _kin_question(noun: str, holder: str) -> str:
 
 def relations(sent: Span) -> list[Question]:
     """Family relations between two names, asked both ways by the nouns knowledge bases use (`KIN_NOUNS`): "Greta
-    Lorne was the second daughter of Aldo Lorne" -> "Who is a daughter of Aldo Lorne?" (also "Who is a child of
-    ...?") -> Greta Lorne, and "Who is a parent of Greta Lorne?" -> Aldo Lorne; "Greta Lorne married Piers Amblin"
-    -> "Who is the spouse of Greta Lorne?" and of Piers Amblin. Forms: `_kin_pairs`, and marry with an object or "to"."""
-    found: list[tuple[str, str, str]] = []  # (relative, specific noun, holder): relative is holder's <noun>
+    Lorne was the second daughter of Aldo Lorne" -> "Who is a child of Aldo Lorne?" (and "Who is a daughter of Aldo
+    Lorne?") -> Greta Lorne, and "Who is a parent of Greta Lorne?" -> Aldo Lorne; "Greta Lorne married Piers
+    Amblin" -> "Who is the spouse of Greta Lorne?" and of Piers Amblin. Forms: `_kin_pairs`, and marry with an
+    object or "to". Both names typed PERSON or ORG, one of them PERSON (the small NER model types some persons
+    ORG; two organisations are a parent company and its subsidiary). Several sentences asking the same question
+    ("Who is a child of X?" for each child) are joined into one pair by the rules profile."""
+    found: list[tuple[tuple[str, str], str, tuple[str, str]]] = []  # (relative, noun, holder): relative is holder's
     for tok in sent:
         if tok.pos_ == "NOUN" and tok.lemma_.lower() in KIN_NOUNS:
             relatives, holders = _kin_pairs(tok)
             found += [(r, tok.lemma_.lower(), h) for r in map(_name_of, relatives) for h in map(_name_of, holders)]
-        elif (tok.lemma_ == "marry" and tok.pos_ == "VERB") or (tok.lower_ == "married" and tok.dep_ == "acomp"):
+        elif (tok.lemma_ == "marry" and tok.pos_ == "VERB") or (tok.lower_ == "married" and tok.pos_ == "ADJ"):
             # "A married B", "A was married to B"
             verb = tok.head if tok.dep_ == "acomp" else tok
             subjects = _named([c for c in verb.children if c.dep_ in {"nsubj", "nsubjpass"}])
@@ -589,14 +593,15 @@ def relations(sent: Span) -> list[Question]:
                 subjects, objects = subjects[:1], subjects[1:2]
             found += [(o, "spouse", s) for o in map(_name_of, objects) for s in map(_name_of, subjects)]
     out = []
-    for relative, noun, holder in dict.fromkeys(found):
+    for (relative, rlabel), noun, (holder, hlabel) in dict.fromkeys(found):
         shorter, longer = sorted((relative.lower(), holder.lower()), key=len)
         if not shorter or shorter == longer or (" " not in shorter and shorter in longer.split()):
             continue  # "Tarn" beside "Ada Tarn" is the name cut short, not a relative (a namesake is kept)
+        if not {rlabel, hlabel} <= {"PERSON", "ORG"} or "PERSON" not in {rlabel, hlabel}:
+            continue
         general = KIN_NOUNS[noun]
-        forward = [_kin_question(noun, holder)] + ([_kin_question(general, holder)] if general != noun else [])
-        out.append(Question(forward[0], relative, "PERSON", "relation", True, f"is the {noun} of {holder}",
-                            forward[1:]))
+        out.append(Question(_kin_question(general, holder), relative, "PERSON", "relation", True,
+                            f"is the {noun} of {holder}", [_kin_question(noun, holder)] if noun != general else []))
         back = KIN_INVERSE[general]
         out.append(Question(_kin_question(back, relative), holder, "PERSON", "relation", True,
                             f"is the {back} of {relative}"))

@@ -26,6 +26,7 @@ from .questions import (KIND_NOUNS_BY_LABEL, Question, appositions, clauses, def
 
 NO_ANCHOR_STEPS = {"entity", "cross_document", "abstention"}
 QUESTIONS_PER_SENTENCE = 8
+MAX_ANSWERS = 4  # answers joined in one family-relation pair ("Who is a child of X?")
 PARAPHRASES = 3
 _LEADING = re.compile(r"^(?:(?:However|Therefore|Thus|Furthermore|Moreover|Meanwhile|Additionally|Also|"
                       r"Consequently|Nevertheless|Nonetheless|Instead|Hence|Indeed|Still|Overall|Besides),\s+|"
@@ -231,7 +232,7 @@ def corpus_facts(ctx: RunContext) -> list[Fact]:
         seen.add((doc_id, text))
         fact = Fact(text, doc_id, chunk_id, resolved)
         for sent in parsed.sents:
-            fact.questions += relations(sent)  # first: the per-sentence cap keeps them
+            fact.questions += relations(sent)  # not counted in the per-sentence cap (see `extract`)
             for clause in clauses(sent):
                 fact.questions += questions(clause, kinds)
             fact.questions += appositions(sent) + gerund_events(sent)
@@ -252,18 +253,51 @@ def answer(short: str, context: str) -> str:
     return f"{short}. {context}" if short.lower() != context.lower().rstrip(".") else context
 
 
+def _relation_groups(ctx: RunContext) -> dict[str, list[tuple[Question, Fact]]]:
+    """The family-relation questions of the corpus by their text: "Who is a child of X?" is asked by each child's
+    sentence, and the same question twice with different answers would lose all but one of them (duplicates keep
+    the first pair), so each text becomes one pair with every answer."""
+    if "rule_relations" not in ctx.derived:
+        groups: dict[str, list[tuple[Question, Fact]]] = defaultdict(list)
+        for f in corpus_facts(ctx):
+            for q in f.questions:
+                if q.role == "relation":
+                    groups[q.text.lower()].append((q, f))
+        ctx.derived["rule_relations"] = groups
+    return ctx.derived["rule_relations"]
+
+
+def _joined(names: list[str]) -> str:
+    return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"
+
+
 def extract(ctx: RunContext, kind: str) -> list[Pair]:
     """Step 1. direct: one pair per clause part of each sentence that states its subject (questions about the
-    subject's objects, dates, places, numbers); indirect: the same for sentences whose subject had to be resolved
-    from a pronoun or a description first."""
+    subject's objects, dates, places, numbers; up to QUESTIONS_PER_SENTENCE) and per family relation in it (one
+    pair per relation question of the corpus, with every answer, at its first sentence); indirect: the same for
+    sentences whose subject had to be resolved from a pronoun or a description first."""
     stats = ctx.stats[kind]
+    relation_groups = _relation_groups(ctx)
     pairs = []
     for fact in corpus_facts(ctx):
         if fact.resolved != (kind == "indirect"):
             continue
-        asked = [q for q in fact.questions if q.role != "subject"][:QUESTIONS_PER_SENTENCE]
+        asked = [q for q in fact.questions if q.role not in {"subject", "relation"}][:QUESTIONS_PER_SENTENCE]
         if not fact.questions and kind == "direct":
             stats.dropped["nothing to ask about"] += 1
+        for q in [q for q in fact.questions if q.role == "relation"]:
+            group = relation_groups[q.text.lower()]
+            if group[0][0] is not q:
+                continue  # asked with the first sentence that states it
+            first: dict[str, Fact] = {}  # answer -> the first sentence stating it
+            for x, f in group:
+                first.setdefault(x.answer, f)
+            names = list(first)[:MAX_ANSWERS]
+            context = " ".join(dict.fromkeys(first[n].sentence for n in names))
+            paraphrases = {tuple(x.paraphrases) for x, _ in group}  # "a son of X" only if every answer is one
+            pairs.append(pair_from(q.text, answer(_joined(names), context), kind,
+                                   list(dict.fromkeys(first[n].source for n in names)),
+                                   paraphrases=list(paraphrases.pop()) if len(paraphrases) == 1 else []))
         for q in asked:
             pairs.append(pair_from(q.text, answer(q.answer, fact.sentence), kind, [fact.source],
                                    paraphrases=q.paraphrases[:PARAPHRASES]))

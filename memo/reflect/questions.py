@@ -555,7 +555,7 @@ def _kin_pairs(noun: Token) -> tuple[list[Token], list[Token]]:
         relatives += [c for c in noun.head.children if c.dep_ == other and c.pos_ == "PROPN"]
     # several relatives only for a plural noun ("two brothers, A and B"); a singular one names the nearest ("B's
     # wife A, C and D", "B's son A and daughter C")
-    relatives = _named(relatives) if noun.tag_ == "NNS" else relatives[:1]
+    relatives = _named(relatives) if noun.tag_ == "NNS" else [t for t in relatives if _name_of(t)[0]][:1]
     head = noun.head
     ent = next((e for e in noun.doc.ents if e.start <= head.i < e.end), None)
     if noun.dep_ in {"appos", "compound"} and ent is not None and ent.root == head and ent.label_ in {"PERSON", "ORG"}:
@@ -574,8 +574,8 @@ def relations(sent: Span) -> list[Question]:
     Lorne was the second daughter of Aldo Lorne" -> "Who is a child of Aldo Lorne?" (and "Who is a daughter of Aldo
     Lorne?") -> Greta Lorne, and "Who is a parent of Greta Lorne?" -> Aldo Lorne; "Greta Lorne married Piers
     Amblin" -> "Who is the spouse of Greta Lorne?" and of Piers Amblin. Forms: `_kin_pairs`, and marry with an
-    object or "to". Both names typed PERSON or ORG, one of them PERSON (the small NER model types some persons
-    ORG; two organisations are a parent company and its subsidiary). Several sentences asking the same question
+    object or "to". One of the two names typed PERSON (the small NER model types some persons ORG or GPE; two
+    organisations are a parent company and its subsidiary). Several sentences asking the same question
     ("Who is a child of X?" for each child) are joined into one pair by the rules profile."""
     found: list[tuple[tuple[str, str], str, tuple[str, str]]] = []  # (relative, noun, holder): relative is holder's
     for tok in sent:
@@ -597,7 +597,7 @@ def relations(sent: Span) -> list[Question]:
         shorter, longer = sorted((relative.lower(), holder.lower()), key=len)
         if not shorter or shorter == longer or (" " not in shorter and shorter in longer.split()):
             continue  # "Tarn" beside "Ada Tarn" is the name cut short, not a relative (a namesake is kept)
-        if not {rlabel, hlabel} <= {"PERSON", "ORG"} or "PERSON" not in {rlabel, hlabel}:
+        if "PERSON" not in {rlabel, hlabel}:
             continue
         general = KIN_NOUNS[noun]
         out.append(Question(_kin_question(general, holder), relative, "PERSON", "relation", True,

@@ -68,9 +68,9 @@ THING_EVENT_NOUNS = {"found": "founding", "establish": "establishment", "create"
 # of B" -> A is a child of B, B a parent of A.
 KIN_NOUNS = {"son": "child", "daughter": "child", "child": "child", "brother": "sibling", "sister": "sibling",
              "sibling": "sibling", "father": "parent", "mother": "parent", "parent": "parent", "wife": "spouse",
-             "husband": "spouse", "spouse": "spouse"}
+             "husband": "spouse", "spouse": "spouse", "widow": "spouse", "widower": "spouse"}
 KIN_INVERSE = {"child": "parent", "parent": "child", "sibling": "sibling", "spouse": "spouse"}
-UNIQUE_KIN = {"father", "mother", "wife", "husband", "spouse"}  # "the father of"; others "a son of"
+UNIQUE_KIN = {"father", "mother", "wife", "husband", "spouse", "widow", "widower"}  # "the father of"; others "a son of"
 WHERE_NOUNS = {"locate": "location", "situate": "location", "headquarter": "headquarters", "be": "location"}
 
 
@@ -550,7 +550,7 @@ def _kin_pairs(noun: Token) -> tuple[list[Token], list[Token]]:
     if first.dep_ == "dobj" and first.head.lemma_ == "have":
         holders += [c for c in first.head.children if c.dep_ == "nsubj"]
     relatives = [c for c in noun.children if c.dep_ == "appos" and c.pos_ == "PROPN"]
-    if noun.head.lemma_ == "be" and noun.dep_ in {"attr", "nsubj"}:
+    if noun.head.lemma_ in {"be", "become"} and noun.dep_ in {"attr", "nsubj"}:  # "A is/became the wife of B"
         other = "nsubj" if noun.dep_ == "attr" else "attr"
         relatives += [c for c in noun.head.children if c.dep_ == other and c.pos_ == "PROPN"]
     # several relatives only for a plural noun ("two brothers, A and B"); a singular one names the nearest ("B's

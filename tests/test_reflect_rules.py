@@ -401,6 +401,26 @@ def test_family_relations_are_asked_both_ways_by_the_knowledge_base_nouns():
                      "Lindqvist.", "Edda Vorst and Hugo Lindqvist married in 1950.", "Edda Vorst became the wife of "
                      "Hugo Lindqvist in 1950.", "Edda Vorst, the widow of Hugo Lindqvist, died in 1990."):
         assert {(q, a) for q, a, _ in related(sentence, "Edda Vorst", "Hugo Lindqvist")} == spouses, sentence
+    # a plural noun names every relative, the first read as an apposition or as a conjunct
+    for first, family in (("conj", "Soley"), ("appos", "Vorst")):  # as the parser reads the first name
+        tobin, mirela, gwen = f"Tobin {family}", f"Mirela {family}", f"Gwen {family}"
+        doc = parsed(f"{tobin} had two sisters, {mirela} and {gwen}.")
+        assert next(t for t in doc if t.text == family and t.i > 4).dep_ == first
+        rows = related(f"{tobin} had two sisters, {mirela} and {gwen}.", tobin, mirela, gwen)
+        assert {(q, a) for q, a, _ in rows if q.startswith(f"Who is a sibling of {tobin}")} == {
+            (f"Who is a sibling of {tobin}?", mirela), (f"Who is a sibling of {tobin}?", gwen)}
+    # a name the NER model left untyped, beside a person; a title alone is no name
+    text = "Wilma Oster was married to the painter Hugo Lindqvist from 1871 until 1890. "
+    doc = parse([text])[0]
+    doc.ents = [doc.char_span(text.index("Hugo"), text.index(" from"), label="PERSON")]
+    assert {(q.text, q.answer) for q in relations(doc[:])} == {
+        ("Who is the spouse of Wilma Oster?", "Hugo Lindqvist"), ("Who is the spouse of Hugo Lindqvist?",
+                                                                     "Wilma Oster")}
+    text = "Edda Vorst was the second daughter of Karl Vorst, the President of Halden. "
+    doc = parse([text])[0]
+    doc.ents = [doc.char_span(text.index(n), text.index(n) + len(n), label="PERSON") for n in ("Edda Vorst",
+                                                                                            "Karl Vorst")]
+    assert [(q.text, q.answer) for q in relations(doc[:])][0] == ("Who is a child of Karl Vorst?", "Edda Vorst")
     # near misses: a relation noun inside a name, or without two names; a name cut short; a relation by marriage
     for sentence in ("Bruno Vorst was the first Duke of Halden, son of Karl Vorst.", "Halden is the sister city of "
                      "Kolby.", "Edda Vorst is the mother of three children.", "Vorst was the son of Edda Vorst.",

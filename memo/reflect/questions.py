@@ -520,9 +520,19 @@ def appositions(sent: Span) -> list[Question]:
 
 
 def _name_of(tok: Token) -> tuple[str, str]:
-    """(name, label) of the named entity `tok` belongs to (("", "") when it is not part of one)."""
+    """(name, label) of the named entity `tok` belongs to; for a proper noun the NER model left untyped, the noun
+    with the proper nouns compounded before it, unlabelled, when they are two words or more ("Agnes Thorvald", not
+    a title such as "President"); ("", "") for anything else."""
     ent = next((e for e in tok.doc.ents if e.start <= tok.i < e.end), None) if tok.ent_type_ in NAME_LABELS else None
-    return (name_text(ent), ent.label_) if ent is not None else ("", "")
+    if ent is not None:
+        return name_text(ent), ent.label_
+    if tok.pos_ != "PROPN" or tok.ent_type_:
+        return "", ""
+    start = tok.i
+    while start > 0 and tok.doc[start - 1].pos_ == "PROPN" and tok.doc[start - 1].dep_ == "compound" \
+            and not tok.doc[start - 1].ent_type_:
+        start -= 1
+    return (tok.doc[start : tok.i + 1].text, "") if start < tok.i else ("", "")
 
 
 def _named(toks: list[Token]) -> list[Token]:
@@ -553,9 +563,12 @@ def _kin_pairs(noun: Token) -> tuple[list[Token], list[Token]]:
     if noun.head.lemma_ in {"be", "become"} and noun.dep_ in {"attr", "nsubj"}:  # "A is/became the wife of B"
         other = "nsubj" if noun.dep_ == "attr" else "attr"
         relatives += [c for c in noun.head.children if c.dep_ == other and c.pos_ == "PROPN"]
-    # several relatives only for a plural noun ("two brothers, A and B"); a singular one names the nearest ("B's
-    # wife A, C and D", "B's son A and daughter C")
-    relatives = _named(relatives) if noun.tag_ == "NNS" else [t for t in relatives if _name_of(t)[0]][:1]
+    # several relatives only for a plural noun ("two brothers, A and B", the first name read as an apposition or a
+    # conjunct); a singular one names the nearest ("B's wife A, C and D", "B's son A and daughter C")
+    if noun.tag_ == "NNS":
+        relatives = _named(relatives + [c for c in noun.children if c.dep_ == "conj" and c.pos_ == "PROPN"])
+    else:
+        relatives = [t for t in relatives if _name_of(t)[0]][:1]
     head = noun.head
     ent = next((e for e in noun.doc.ents if e.start <= head.i < e.end), None)
     if noun.dep_ in {"appos", "compound"} and ent is not None and ent.root == head and ent.label_ in {"PERSON", "ORG"}:

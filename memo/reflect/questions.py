@@ -308,7 +308,7 @@ def _target(comp: Token, role: str, kinds: dict[str, str] | None = None) -> Targ
     name = kind[1] if kind else (name_text(doc[np[0].i : np[-1].i + 1]) if head.pos_ == "PROPN" else text)
     whole_name = all(t.pos_ in {"PROPN", "PART"} or t.text[:1].isupper() or t.is_punct for t in np)
     if not kind and head.pos_ == "PROPN" and head.ent_type_ and not whole_name:  # the name, not what hangs on it
-        name = next((name_text(e) for e in doc.ents if e.start <= head.i < e.end), name)
+        name = name_text(ent) if (ent := _entity_of(head)) is not None else name
     defined = kinds.get(name.lower())
     if not label and prep in WHERE_PREPS and any(t.ent_type_ in {"GPE", "LOC", "FAC"} for t in np):
         return Target(all_tokens, "where", text, "LOC", role)
@@ -497,7 +497,7 @@ def appositions(sent: Span) -> list[Question]:
             continue
         if name.i in {t.i for t in desc_tokens} or not any(t.pos_ == "PROPN" for t in desc_tokens):
             continue
-        ent = next((e for e in sent.ents if e.start <= name.i < e.end), None)
+        ent = _entity_of(name)
         answer = name_text(ent) if ent is not None else ""
         described = _lower_first(_span(desc_tokens), desc_tokens)
         if not answer or answer.lower() in described.lower():
@@ -519,11 +519,16 @@ def appositions(sent: Span) -> list[Question]:
     return out
 
 
+def _entity_of(tok: Token) -> Span | None:
+    """The named-entity span `tok` belongs to, if any."""
+    return next((e for e in tok.doc.ents if e.start <= tok.i < e.end), None)
+
+
 def _name_of(tok: Token) -> tuple[str, str]:
     """(name, label) of the named entity `tok` belongs to; for a proper noun the NER model left untyped, the noun
     with the proper nouns compounded before it, unlabelled, when they are two words or more ("Agnes Thorvald", not
     a title such as "President"); ("", "") for anything else."""
-    ent = next((e for e in tok.doc.ents if e.start <= tok.i < e.end), None) if tok.ent_type_ in NAME_LABELS else None
+    ent = _entity_of(tok) if tok.ent_type_ in NAME_LABELS else None
     if ent is not None:
         return name_text(ent), ent.label_
     if tok.pos_ != "PROPN" or tok.ent_type_:
@@ -570,7 +575,7 @@ def _kin_pairs(noun: Token) -> tuple[list[Token], list[Token]]:
     else:
         relatives = [t for t in relatives if _name_of(t)[0]][:1]
     head = noun.head
-    ent = next((e for e in noun.doc.ents if e.start <= head.i < e.end), None)
+    ent = _entity_of(head)
     if noun.dep_ in {"appos", "compound"} and ent is not None and ent.root == head and ent.label_ in {"PERSON", "ORG"}:
         # a name, not a word inside one ("the first Earl of Wendmoor, son of ..."); persons are often typed ORG. In a
         # list of names, the name's conjuncts are not relatives too.

@@ -290,8 +290,10 @@ def test_places_and_dates_are_also_asked_by_the_relation_noun():
     assert "What is the date of birth of Oskar Brevik?" in by_answer(born, "1902").paraphrases
     assert "What is the place of death of Oskar Brevik?" in by_answer(asked("Oskar Brevik died in Varne."),
                                                                        "Varne").paraphrases
-    assert by_answer(asked("Brakke Records is headquartered in Lund."), "Lund").paraphrases == \
-        ["What is the headquarters of Brakke Records?"]
+    for verb in ("headquartered", "based"):
+        assert by_answer(asked(f"Brakke Records is {verb} in Lund."), "Lund").paraphrases == \
+            ["What is the headquarters location of Brakke Records?"]
+    assert not by_answer(asked("Oskar Brevik is based in Lund."), "Lund").paraphrases  # a person has no headquarters
     # a question about more than the verb has no relation noun: the prize would be lost from it
     won = by_answer(asked("Oskar Brevik won the Lund Prize in 1950."), "1950")
     assert not [p for p in won.paraphrases if p.startswith("What is the date")]
@@ -302,7 +304,8 @@ def test_places_and_dates_are_also_asked_by_the_relation_noun():
 
 def test_a_work_by_its_author_is_asked_for_its_creator_and_a_place_for_its_kind():
     novel = by_answer(asked("Harbour Lights is a novel by Edith Crane."), "Edith Crane")
-    assert novel.paraphrases == ["Who is the creator of Harbour Lights?", "Who created Harbour Lights?"]
+    assert novel.paraphrases == ["Who is the author of Harbour Lights?", "Who is the creator of Harbour Lights?",
+                                 "Who created Harbour Lights?"]
     assert not by_answer(asked("Gerd Olsen is Tomas Olsen's son."), "Tomas Olsen").paraphrases  # a son is not made
     county = by_answer(asked("Morrowgate is a village in the town of Pellin, Harrow County, Vestria."), "Harrow County")
     assert county.text == "Which county is Morrowgate in?"
@@ -455,3 +458,62 @@ def test_one_family_relation_pair_holds_every_answer_the_corpus_gives(tmp_path):
     assert len(child["doc_ids"]) == 2 and child["paraphrases"] == []  # a son and a daughter: only "a child of"
     assert rows["Who is a parent of Rolf Vorst?"]["answer"].startswith("Karl Vorst and Clara Wendt. ")
     assert rows["Who is a child of Clara Wendt?"]["paraphrases"] == ["Who is a son of Clara Wendt?"]
+
+
+def test_life_dates_in_brackets_are_asked_as_birth_and_death():
+    text = "Ilse Marten, born Ilse Korb (4 May 1901 in Tallberg, Oderland – c. 1975), was a painter. "
+    doc = parse([text])[0]
+    doc.ents = [doc.char_span(text.index(n), text.index(n) + len(n), label="PERSON") for n in ("Ilse Marten",
+                                                                                            "Ilse Korb")]
+    rows = [(q.text, q.answer, q.paraphrases) for q in relations(doc[:])]
+    assert rows == [("When was Ilse Marten born?", "4 May 1901", ["What is the date of birth of Ilse Marten?"]),
+                    ("Where was Ilse Marten born?", "Tallberg, Oderland",
+                     ["What is the place of birth of Ilse Marten?"]),
+                    ("When did Ilse Marten die?", "c. 1975", ["What is the date of death of Ilse Marten?"])]
+    # a gloss before the dates goes, the dates stay; a date written with dashes is no life span
+    assert clean_document("Tam Oy (Norse: Ταμ; 1820 – 1890) was a poet.", "t").text == "Tam Oy (1820 – 1890) was a poet."
+    assert "1987 - 06 - 24" in clean_document("Tam Oy (1987 - 06 - 24) was a poet.", "t").text
+    # a term of office is no life span, nor are the same two years after a war
+    text = "He served under President Karl Vorst (1853–1857). "
+    doc = parse([text])[0]
+    doc.ents = [doc.char_span(text.index("Karl Vorst"), text.index(" ("), label="PERSON")]
+    assert not relations(doc[:])
+    text = "The Orrin War (1861–1865) ended the union. "
+    doc = parse([text])[0]
+    doc.ents = [doc.char_span(text.index("Orrin War"), text.index(" ("), label="EVENT")]
+    assert not relations(doc[:])
+
+
+def test_a_films_cast_and_a_persons_schooling_are_asked_by_the_knowledge_base_nouns():
+    rows = {(q, a) for q, a, _ in related("Dark Harbour is a 1961 drama film directed by Karl Vorst and starring "
+                                          "Lena Moss and Hugo Lindqvist.", "Karl Vorst", "Lena Moss", "Hugo Lindqvist")}
+    assert rows == {("Who starred in Dark Harbour?", "Lena Moss"), ("Who starred in Dark Harbour?", "Hugo Lindqvist"),
+                    ("What did Lena Moss star in?", "Dark Harbour"), ("What did Hugo Lindqvist star in?", "Dark Harbour")}
+    assert ("Who starred in Dark Harbour?", "Lena Moss", ["Who is a cast member of Dark Harbour?",
+                                                          "Who acted in Dark Harbour?"]) in \
+        related("Lena Moss starred in Dark Harbour in 1961.", "Lena Moss")
+    # the participle is no clause of its own: no "Who starring Lena Moss?"
+    assert not [q for q in asked("Dark Harbour is a drama film directed by Karl Vorst and starring Lena Moss.")
+                if re.match(r"\w+ starring", q.text)]
+    for sentence in ("Wilma Oster graduated from Halden University in 1931.", "Wilma Oster studied law at Halden "
+                     "University.", "Wilma Oster attended Halden University.", "Wilma Oster obtained a degree of "
+                     "Bachelor of Arts at Halden University in 1931."):
+        assert [(q, a) for q, a, _ in related(sentence, "Wilma Oster")] == [
+            ("Where was Wilma Oster educated?", "Halden University")], sentence
+    # near misses: an award is no degree; a person's birthplace is no school
+    for sentence in ("Wilma Oster received an award at Halden University.", "Wilma Oster was born at Halden Hall."):
+        assert not related(sentence, "Wilma Oster"), sentence
+
+
+def test_a_works_maker_and_record_label_are_asked_by_the_nouns_of_its_kind():
+    song = asked("Paper Kites is a song recorded by the singer Lena Moss for her first album.")
+    assert "Who is the performer of Paper Kites?" in by_answer(song, "Lena Moss").paraphrases
+    album = asked("Night Ferry is the debut album by singer Lena Moss, released on Orrin Records.",
+                  ("Orrin Records", "ORG"))
+    assert "Who is the performer of Night Ferry?" in by_answer(album, "Lena Moss").paraphrases
+    assert "What is the record label of Night Ferry?" in by_answer(album, "Orrin Records").paraphrases
+    # a song written by someone has a songwriter, not a performer; a film's release company is no record label
+    written = asked("Paper Kites is a song written by Lena Moss.")
+    assert not [p for p in by_answer(written, "Lena Moss").paraphrases if "performer" in p]
+    film = asked("Night Ferry is a drama film released by Orrin Pictures.", ("Orrin Pictures", "ORG"))
+    assert not [p for q in film for p in q.paraphrases if "record label" in p]

@@ -38,6 +38,11 @@ _IPA = re.compile(r"[\u0250-\u02AF\u02B0-\u02FF\u1D00-\u1DBF]|/[^/\s][^/]*/")
 _GLOSS = re.compile(r"^\s*(?:[A-Z][a-z]+(?: [A-Z][a-z]+)?(?: language)?|pronounced|listen|lit\.|literally)\s*[:;,]",
                     re.I)
 _BORN = re.compile(r"^\s*(born|died|née|b\.|d\.)\s", re.I)
+# A person's life dates in brackets, the convention of encyclopaedic lead sentences: "(3 May 1901 in Oderby – 1975)",
+# "(c. 1474 – December 1557)": a year with an optional day and month, "c." when approximate, "in PLACE" after either.
+_DATE = r"(?:c\.\s*)?(?:[A-Z][a-z]+\.?\s+)?(?:\d{1,2},?\s+)?(?:[A-Z][a-z]+\.?\s+)?\d{3,4}"
+LIFE_SPAN = re.compile(rf"^\s*(?P<born>{_DATE})(?:,?\s+in\s+(?P<born_in>[A-Z][^–—]*?))?\s*[–—-]\s*(?P<died>{_DATE})"
+                       rf"(?:,?\s+in\s+(?P<died_in>[A-Z][^–—]*?))?\s*$")
 _ALIAS = re.compile(r"^\s*(also|sometimes|formerly|originally|commonly|often|better)?\s*(known|called|named) as\s", re.I)
 
 
@@ -93,8 +98,9 @@ def _rewrite_parentheticals(text: str) -> str:
             if depth == 0 and start is not None:
                 inner, before = text[start + 1 : k], text[i:start]
                 name = re.search(r"((?:[A-Z][\w.'’-]*\s?){1,6})\s*$", before)
-                if _drop_parenthetical(inner):
-                    out.append(before.rstrip())
+                if _drop_parenthetical(inner):  # a life span after a gloss stays: "(Hebrew: ...; 1901 – 1975)"
+                    span = [part.strip() for part in inner.split(";")[1:] if LIFE_SPAN.match(part)]
+                    out.append(before.rstrip() + (f" ({span[-1]})" if span else ""))
                     i = k + 1
                 elif name and (_BORN.match(inner) or _ALIAS.match(inner)) and ";" not in inner:
                     pending.append(_bracket_sentence(name.group(1).strip(), inner))

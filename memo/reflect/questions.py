@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from .checks import names_something
+from .clean import LIFE_SPAN
 from .nlp import NAME_LABELS, name_text
 
 if TYPE_CHECKING:  # spaCy (and torch, through thinc) load where text is parsed: `memo --help` stays fast
@@ -71,7 +72,24 @@ KIN_NOUNS = {"son": "child", "daughter": "child", "child": "child", "brother": "
              "husband": "spouse", "spouse": "spouse", "widow": "spouse", "widower": "spouse"}
 KIN_INVERSE = {"child": "parent", "parent": "child", "sibling": "sibling", "spouse": "spouse"}
 UNIQUE_KIN = {"father", "mother", "wife", "husband", "spouse", "widow", "widower"}  # "the father of"; others "a son of"
-WHERE_NOUNS = {"locate": "location", "situate": "location", "headquarter": "headquarters", "be": "location"}
+WHERE_NOUNS = {"locate": "location", "situate": "location", "headquarter": "headquarters location",
+               "base": "headquarters location", "be": "location"}
+# What a work's maker is called, by the kind of work and the verb that says it was made, the way knowledge bases
+# name it (Wikidata's performer, director, author): "X is a song recorded by Y", "X is an album by Y" -> "Who is
+# the performer of X?". A film "written by" someone has a screenwriter, not its director: each noun its own verbs;
+# "by" alone (a work "by" someone, someone's work) the maker of any kind.
+WORK_KINDS = {"album": "music", "song": "music", "single": "music", "ep": "music", "record": "music",
+              "film": "film", "movie": "film", "novel": "text", "book": "text", "poem": "text", "play": "text",
+              "story": "text"}
+MAKER_NOUNS = {"music": ("performer", {"record", "perform", "sing", "by"}), "film": ("director", {"direct", "by"}),
+               "text": ("author", {"write", "by"})}
+RELEASE_PREPS = {"on", "by", "through", "under", "via"}  # a music work released "on" its record label
+# Verbs that say where a person was educated, with the preposition (or "dobj") that names the school; the verbs
+# of a degree ("obtained a degree at X") name it only with a degree noun as object.
+SCHOOL_VERBS = {"graduate": {"from"}, "study": {"at"}, "attend": {"dobj"}, "educate": {"at"}, "obtain": {"at", "from"}, "receive": {"at", "from"}, "earn": {"at", "from"},
+                "complete": {"at"}}
+MIN_LIFE_YEARS = 15  # life dates in brackets closer than this are a term of office (see `_lifetime`)
+DEGREE_NOUNS = {"degree", "diploma", "doctorate", "bachelor", "master", "phd", "ba", "ma", "bsc", "msc"}
 
 
 @dataclass
@@ -437,8 +455,9 @@ def clauses(sent: Span) -> list[Clause]:
     for v in sent:
         if v.pos_ not in {"VERB", "AUX"} or v.dep_ not in {"ROOT", "conj", "relcl", "acl", "advcl"}:
             continue
-        if v.dep_ == "conj" and v.head.pos_ not in {"VERB", "AUX"}:
-            continue
+        if v.dep_ == "conj" and (v.head.pos_ not in {"VERB", "AUX"} or (v.tag_ == "VBG" and not any(
+                c.dep_ == "aux" for c in list(v.children) + list(v.head.children)))):
+            continue  # "a film directed by A and starring B": no clause "X starring B" (see `_cast`)
         if v.dep_ == "advcl" and (v.tag_ != "VBG" or any(c.dep_ in {"mark"} | SUBJECT_DEPS for c in v.children)):
             continue
         if v.dep_ == "acl" and (v.tag_ != "VBN" or not (v.head.dep_ in {"attr", "dobj", "nsubj", "nsubjpass", "appos"}
@@ -588,6 +607,126 @@ def _kin_question(noun: str, holder: str) -> str:
 
 
 def relations(sent: Span) -> list[Question]:
+    """The relations between two names (or a name and its dates) that knowledge bases record, each asked by the
+    noun they use for it: family (`_family`), a person's life dates in brackets (`_life_dates`), a film's cast
+    (`_cast`), where a person was educated (`_schools`). Role "relation": the rules profile joins the same
+    question from several sentences into one pair listing every answer."""
+    return _family(sent) + _life_dates(sent) + _cast(sent) + _schools(sent)
+
+
+def _life_dates(sent: Span) -> list[Question]:
+    """A person's life span in brackets after the name (`clean.LIFE_SPAN`): "Ines Varro (4 May 1901 in Oderby – 1975)"
+    -> "When was Ines Varro born?" (4 May 1901, also "What is the date of birth of ...?"), "Where was Ines Varro
+    born?" (Oderby), "When did Ines Varro die?" (1975). For "A, born B (...)" the dates are A's. Only after a name
+    typed PERSON (a war's bracket holds the same two years)."""
+    out = []
+    doc = sent.doc
+    for tok in sent:
+        close = next((t for t in doc[tok.i + 1 : sent.end] if t.text == ")"), None) if tok.text == "(" else None
+        ent = _entity_of(doc[tok.i - 1]) if close is not None and tok.i > sent.start else None
+        span = LIFE_SPAN.match(doc[tok.i + 1 : close.i].text.split(";")[-1]) if ent is not None else None
+        if span is None or ent.label_ != "PERSON" or ent.end != tok.i or not _lifetime(span["born"], span["died"]):
+            continue
+        if ent.start > sent.start and doc[ent.start - 1].lower_ in {"born", "née"}:  # "A, born B (...)"
+            ent = next(e for e in sent.ents if e.label_ == "PERSON")
+        name = name_text(ent)
+        for event, noun, when, where in (("born", "birth", span["born"], span["born_in"]),
+                                         ("died", "death", span["died"], span["died_in"])):
+            asked = (f"When was {name} born?", f"Where was {name} born?") if event == "born" else \
+                (f"When did {name} die?", f"Where did {name} die?")
+            predicate = f"{'was born' if event == 'born' else 'died'} in {when}"
+            out.append(Question(asked[0], when.strip(), "DATE", "relation", False, predicate,
+                                [f"What is the date of {noun} of {name}?"]))
+            if where:
+                out.append(Question(asked[1], where.strip().rstrip(","), "GPE", "relation", True,
+                                    f"{predicate[:-len(when) - 4]} in {where.strip()}",
+                                    [f"What is the place of {noun} of {name}?"]))
+    return out
+
+
+def _lifetime(born: str, died: str) -> bool:
+    """Two dates far enough apart for a life, not a term of office: "President A (1853–1857)" held office."""
+    years = [int(re.findall(r"\d{3,4}", d)[-1]) for d in (born, died)]
+    return MIN_LIFE_YEARS <= years[1] - years[0] <= 120
+
+
+def _work_of(verb: Token) -> Token | None:
+    """The work a participle describes: "X is a film ... starring Y" -> X; "X, a film starring Y" -> X."""
+    head = verb
+    while head.dep_ in {"conj", "acl", "xcomp"} and head.head.pos_ in {"VERB", "NOUN"}:
+        head = head.head
+        if head.pos_ == "NOUN":
+            break
+    if head.pos_ != "NOUN":
+        return None
+    if head.dep_ == "attr" and head.head.lemma_ == "be":
+        return next((c for c in head.head.children if c.dep_ == "nsubj" and c.pos_ == "PROPN"), None)
+    return head.head if head.dep_ == "appos" and head.head.pos_ == "PROPN" else None
+
+
+def _title_of(tok: Token) -> str:
+    """A work's name: its proper-noun phrase (titles are often untyped, or split by the NER: "Si mis campos
+    hablaran"), else its entity."""
+    words = phrase(tok)
+    return _span(words) if _head(words).pos_ == "PROPN" and len(words) <= 8 else _name_of(tok)[0]
+
+
+def _cast(sent: Span) -> list[Question]:
+    """A film's cast, asked both ways: "X is a 1997 drama film ... starring A and B", "X stars A", "A starred in X"
+    -> "Who starred in X?" (A, B; also "Who is a cast member of X?"), "What did A star in?" (X)."""
+    found = []
+    for verb in sent:
+        if verb.lemma_ != "star" or verb.pos_ != "VERB":
+            continue
+        actors = _named([c for c in verb.children if c.dep_ == "dobj"])
+        if actors:  # "X stars A", "a film starring A"
+            works = [c for c in verb.children if c.dep_ == "nsubj" and c.pos_ == "PROPN"] or [_work_of(verb)]
+        else:  # "A starred in X"
+            actors = _named([c for c in verb.children if c.dep_ == "nsubj"])
+            works = [o for p in verb.children if p.dep_ == "prep" and p.lower_ == "in"
+                     for o in p.children if o.dep_ == "pobj" and o.pos_ == "PROPN"]
+        found += [(_name_of(a)[0], _title_of(w)) for a in actors for w in works if w is not None]
+    out = []
+    for actor, work in dict.fromkeys(found):
+        if actor and work and actor != work:
+            out.append(Question(f"Who starred in {work}?", actor, "PERSON", "relation", True, f"starred in {work}",
+                                [f"Who is a cast member of {work}?", f"Who acted in {work}?"]))
+            out.append(Question(f"What did {actor} star in?", work, "WORK_OF_ART", "relation", True,
+                                f"is a cast member of {work}"))
+    return out
+
+
+def _schools(sent: Span) -> list[Question]:
+    """Where a person was educated (`SCHOOL_VERBS`): "A graduated from X", "A studied law at X", "A attended X",
+    "A obtained a degree in painting at X" -> "Where was A educated?" (X; also "Where did A study?"). The school
+    a named organisation or building; the person a name the NER does not type as something else."""
+    out = []
+    for verb in sent:
+        preps = SCHOOL_VERBS.get(verb.lemma_.lower()) if verb.pos_ == "VERB" else None
+        if not preps:
+            continue
+        objs = [c for c in verb.children if c.dep_ == "dobj"]
+        degree = [o for o in objs if o.lemma_.lower() in DEGREE_NOUNS]
+        if verb.lemma_.lower() in {"obtain", "receive", "earn", "complete"} and not degree:
+            continue  # "received an award at X" is no schooling
+        # the school hangs off the verb or its object ("studied law at X", "a degree in law at X")
+        objects = degree or objs
+        holders = [verb] + objects + [o for d in objects for p in d.children if p.dep_ == "prep" and p.lower_ == "of"
+                                      for o in p.children if o.dep_ == "pobj"]
+        schools = objs if "dobj" in preps else []
+        schools += [o for h in holders for p in h.children if p.dep_ == "prep" and p.lower_ in preps
+                    for o in p.children if o.dep_ == "pobj"]
+        people = _named([c for c in verb.children if c.dep_ in {"nsubj", "nsubjpass"}])
+        for person, label in map(_name_of, people):
+            for school in schools:
+                name, school_label = _name_of(school)
+                if person and name and label in {"PERSON", ""} and school_label in {"ORG", "FAC", ""}:
+                    out.append(Question(f"Where was {person} educated?", name, school_label or "ORG", "relation",
+                                        True, f"was educated at {name}", [f"Where did {person} study?"]))
+    return out
+
+
+def _family(sent: Span) -> list[Question]:
     """Family relations between two names, asked both ways by the nouns knowledge bases use (`KIN_NOUNS`): "Greta
     Lorne was the second daughter of Aldo Lorne" -> "Who is a child of Aldo Lorne?" (and "Who is a daughter of Aldo
     Lorne?") -> Greta Lorne, and "Who is a parent of Greta Lorne?" -> Aldo Lorne; "Greta Lorne married Piers
@@ -789,9 +928,14 @@ def questions(clause: Clause, kinds: dict[str, str] | None = None) -> list[Quest
             out += _span_ends(clause, subject, _between_ends(comp), _render(rest_core), predicate, out)
         if role == "dobj":
             forms.append(_passive_object_question(clause, comp, t) or "")
+        label_of = verb.lemma_ == "release" and t.label == "ORG" and (role == "agent" or (
+            role == "prep" and comp.lower_ in RELEASE_PREPS)) and WORK_KINDS.get(_kind_of(clause, kinds)) == "music"
+        if label_of:  # "X was released on Y Records" -> "What is the record label of X?"
+            forms.insert(1, _tidy(f"what is the record label of {subject}?"))
         if role == "agent":
+            maker = _maker_question(_kind_of(clause, kinds), verb.lemma_.lower(), subject)
             forms[:0] = [_active_agent_question(clause, t) or "",
-                         _agent_noun_question(clause, t.wh, clause.subject) or ""]
+                         maker or _agent_noun_question(clause, t.wh, clause.subject) or ""]
         forms = _fit(forms)
         if forms:
             out.append(Question(forms[0], _cap(t.answer), t.label, role, t.named, predicate,
@@ -943,9 +1087,11 @@ def _whose(clause: Clause, subject: str, is_be: bool) -> list[Question]:
         # "Y's favourite film"): the maker, by the relation's general noun
         made = bool(authors) or (comp.lemma_.lower() in KIND_NOUNS_BY_LABEL["WORK_OF_ART"] and any(
             c.ent_type_ == "ORDINAL" or c.lower_ == "debut" for c in comp.children))
+        maker = _maker_question(comp.lemma_, "by", subject)
         out.append(Question(q, _cap(name), _label(owner), "poss", True,
                             " ".join([clause.verb_text, _span(phrase(comp))]),
-                            _fit([f"Who is the creator of {subject}?", f"Who created {subject}?"]) if made else []))
+                            _fit([maker, f"Who is the creator of {subject}?", f"Who created {subject}?"])
+                            if made else []))
     return out
 
 
@@ -1051,6 +1197,23 @@ def _head(tokens: list[Token]) -> Token:
     return min(tokens, key=lambda t: len(list(t.ancestors)))
 
 
+def _kind_of(clause: Clause, kinds: dict[str, str] | None) -> str:
+    """The kind noun of the clause's subject: the noun a participle describes ("an album released on ..." ->
+    album), else the subject's definition elsewhere (`definitions`); "" when unknown."""
+    if clause.verb.dep_ == "acl" and clause.verb.head.pos_ == "NOUN":
+        return clause.verb.head.lemma_.lower()
+    defined = (kinds or {}).get(clause.subject_text.lower()) or (kinds or {}).get(
+        re.sub(r"^the ", "", clause.subject_text.lower()), "")
+    return defined.split()[-1] if defined else ""
+
+
+def _maker_question(kind: str, verb: str, subject: str) -> str:
+    """"Who is the performer of X?" for a music work recorded, performed or sung by someone (`MAKER_NOUNS`);
+    "" when the kind of work and the verb name no maker."""
+    noun, verbs = MAKER_NOUNS.get(WORK_KINDS.get(kind.lower(), ""), ("", set()))
+    return _tidy(f"who is the {noun} of {subject}?") if verb in verbs else ""
+
+
 def _agent_noun(lemma: str) -> str | None:
     """The noun for who does what the verb says, when the dictionary knows it: design -> designer, create ->
     creator, publish -> publisher; None for "marry" (no "marrier"). The lexicon is LemmInflect's."""
@@ -1087,7 +1250,7 @@ def _relation_noun_question(clause: Clause, subject: str, wh: str, is_be: bool) 
             clause.subject and _head(clause.subject).pos_ == "PROPN")):
         return None
     lemma = "be" if is_be else clause.verb.lemma_.lower()
-    if wh == "where" and lemma in WHERE_NOUNS and not (person and lemma == "be"):
+    if wh == "where" and lemma in WHERE_NOUNS and not (person and lemma in {"be", "base"}):
         return _tidy(f"what is the {WHERE_NOUNS[lemma]} of {subject}?")
     noun = LIFE_EVENT_NOUNS.get(lemma) if person else LIFE_EVENT_NOUNS.get(lemma, THING_EVENT_NOUNS.get(lemma))
     if noun:

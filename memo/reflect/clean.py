@@ -41,8 +41,9 @@ _BORN = re.compile(r"^\s*(born|died|née|b\.|d\.)\s", re.I)
 # A person's life dates in brackets, the convention of encyclopaedic lead sentences: "(3 May 1901 in Oderby – 1975)",
 # "(c. 1474 – December 1557)": a year with an optional day and month, "c." when approximate, "in PLACE" after either.
 _DATE = r"(?:c\.\s*)?(?:[A-Z][a-z]+\.?\s+)?(?:\d{1,2},?\s+)?(?:[A-Z][a-z]+\.?\s+)?\d{3,4}"
-LIFE_SPAN = re.compile(rf"^\s*(?P<born>{_DATE})(?:,?\s+in\s+(?P<born_in>[A-Z][^–—]*?))?\s*[–—-]\s*(?P<died>{_DATE})"
-                       rf"(?:,?\s+in\s+(?P<died_in>[A-Z][^–—]*?))?\s*$")
+_PLACE = r"(?:,?\s+in\s+(?P<{}>[A-Z][^–—]*?))?"
+LIFE_SPAN = re.compile(rf"^\s*(?P<born>{_DATE}){_PLACE.format('born_in')}\s*[–—-]\s*"
+                       rf"(?P<died>{_DATE}){_PLACE.format('died_in')}\s*$")
 _ALIAS = re.compile(r"^\s*(also|sometimes|formerly|originally|commonly|often|better)?\s*(known|called|named) as\s", re.I)
 
 

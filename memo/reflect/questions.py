@@ -76,19 +76,22 @@ WHERE_NOUNS = {"locate": "location", "situate": "location", "headquarter": "head
                "base": "headquarters location", "be": "location"}
 # What a work's maker is called, by the kind of work and the verb that says it was made, the way knowledge bases
 # name it (Wikidata's performer, director, author): "X is a song recorded by Y", "X is an album by Y" -> "Who is
-# the performer of X?". A film "written by" someone has a screenwriter, not its director: each noun its own verbs;
-# "by" alone (a work "by" someone, someone's work) the maker of any kind.
-WORK_KINDS = {"album": "music", "song": "music", "single": "music", "ep": "music", "record": "music",
-              "film": "film", "movie": "film", "novel": "text", "book": "text", "poem": "text", "play": "text",
-              "story": "text"}
-MAKER_NOUNS = {"music": ("performer", {"record", "perform", "sing", "by"}), "film": ("director", {"direct", "by"}),
-               "text": ("author", {"write", "by"})}
+# the performer of X?". A film "written by" someone has a screenwriter, not its director, and an album "recorded
+# by" someone its engineer: each noun its own verbs; "by" alone (a work "by" someone, someone's work) the maker of
+# any kind, a person for a film or a book ("a film by Orrin Pictures" is its studio's).
+WORK_KINDS = {"album": "album", "ep": "album", "record": "album", "song": "song", "single": "song", "film": "film",
+              "movie": "film", "novel": "text", "book": "text", "poem": "text", "play": "text", "story": "text"}
+MAKER_NOUNS = {"song": ("performer", {"record", "perform", "sing", "by"}), "album": ("performer", {"perform", "by"}),
+               "film": ("director", {"direct", "by"}), "text": ("author", {"write", "by"})}
 RELEASE_PREPS = {"on", "by", "through", "under", "via"}  # a music work released "on" its record label
 # Verbs that say where a person was educated, with the preposition (or "dobj") that names the school; the verbs
 # of a degree ("obtained a degree at X") name it only with a degree noun as object.
-SCHOOL_VERBS = {"graduate": {"from"}, "study": {"at"}, "attend": {"dobj"}, "educate": {"at"}, "obtain": {"at", "from"}, "receive": {"at", "from"}, "earn": {"at", "from"},
-                "complete": {"at"}}
+SCHOOL_VERBS = {"graduate": {"from"}, "study": {"at"}, "attend": {"dobj"}, "educate": {"at"}, "obtain": {"at", "from"},
+                "receive": {"at", "from"}, "earn": {"at", "from"}, "complete": {"at"}}
 MIN_LIFE_YEARS = 15  # life dates in brackets closer than this are a term of office (see `_lifetime`)
+# The nouns in a school's name, for the verbs that name other things too (attend a conference, study a text).
+SCHOOL_NOUNS = {"university", "college", "school", "academy", "institute", "seminary", "conservatory", "conservatoire",
+                "gymnasium", "lyceum", "polytechnic"}
 DEGREE_NOUNS = {"degree", "diploma", "doctorate", "bachelor", "master", "phd", "ba", "ma", "bsc", "msc"}
 
 
@@ -484,7 +487,8 @@ def clauses(sent: Span) -> list[Clause]:
             tensed = [a for a in [v.head] + list(v.head.children) if a.tag_ in {"VBD", "VBZ", "VBP"}]
             verb_text = _inflect(v.lemma_, "VBZ" if tensed and tensed[0].tag_ != "VBD" else "VBD") or verb_text
         inside = {t.i for t in subj}
-        after = [(c, c.dep_) for c in v.children if c.dep_ in COMPLEMENT_DEPS and c.i > v.i and c.i not in inside]
+        after = [(c, c.dep_) for c in v.children if c.dep_ in COMPLEMENT_DEPS and c.i > v.i and c.i not in inside
+                 and not (v.lemma_ == "bear" and c.dep_ in {"dobj", "oprd", "attr"})]  # a birth name: `_birth_names`
         before = [(c, c.dep_) for c in v.children if c.dep_ in {"prep", "npadvmod"} and c.i < v.i
                   and c.i not in inside and (c.dep_ == "npadvmod" or any(o.dep_ == "pobj" for o in c.children))]
         subject_text = subj[0].doc[subj[0].i : subj[-1].i + 1].text
@@ -608,46 +612,88 @@ def _kin_question(noun: str, holder: str) -> str:
 
 def relations(sent: Span) -> list[Question]:
     """The relations between two names (or a name and its dates) that knowledge bases record, each asked by the
-    noun they use for it: family (`_family`), a person's life dates in brackets (`_life_dates`), a film's cast
+    noun they use for it: family (`_family`), a person's life dates in brackets (`_life_dates`) and birth name
+    (`_birth_names`), a film's cast
     (`_cast`), where a person was educated (`_schools`). Role "relation": the rules profile joins the same
     question from several sentences into one pair listing every answer."""
-    return _family(sent) + _life_dates(sent) + _cast(sent) + _schools(sent)
+    return _family(sent) + _life_dates(sent) + _birth_names(sent) + _cast(sent) + _schools(sent)
 
 
 def _life_dates(sent: Span) -> list[Question]:
     """A person's life span in brackets after the name (`clean.LIFE_SPAN`): "Ines Varro (4 May 1901 in Oderby – 1975)"
     -> "When was Ines Varro born?" (4 May 1901, also "What is the date of birth of ...?"), "Where was Ines Varro
-    born?" (Oderby), "When did Ines Varro die?" (1975). For "A, born B (...)" the dates are A's. Only after a name
-    typed PERSON (a war's bracket holds the same two years)."""
-    out = []
+    born?" (Oderby), "When did Ines Varro die?" (1975). For "A, born B (...)" the dates are A's. The name typed
+    PERSON, or two proper nouns the NER left untyped and without an article ("The Orrin War" is no person). Not a
+    term of office (`_lifetime`): a bracket of bare years after a title ("King A (1340–1365)"), or one of several
+    brackets where one starts the year another ends (a succession)."""
+    found = []
     doc = sent.doc
     for tok in sent:
         close = next((t for t in doc[tok.i + 1 : sent.end] if t.text == ")"), None) if tok.text == "(" else None
-        ent = _entity_of(doc[tok.i - 1]) if close is not None and tok.i > sent.start else None
-        span = LIFE_SPAN.match(doc[tok.i + 1 : close.i].text.split(";")[-1]) if ent is not None else None
-        if span is None or ent.label_ != "PERSON" or ent.end != tok.i or not _lifetime(span["born"], span["died"]):
+        span = LIFE_SPAN.match(doc[tok.i + 1 : close.i].text.split(";")[-1]) if close and tok.i > sent.start else None
+        if span is None:
             continue
-        if ent.start > sent.start and doc[ent.start - 1].lower_ in {"born", "née"}:  # "A, born B (...)"
-            ent = next(e for e in sent.ents if e.label_ == "PERSON")
-        name = name_text(ent)
+        before = doc[tok.i - 1]
+        name, label = _name_of(before)
+        start = before.i - len(name.split()) + 1 if name else before.i
+        if label not in {"PERSON", ""} or not name or (not label and any(c.dep_ == "det" for c in before.children)):
+            continue
+        if start - 2 >= sent.start and doc[start - 1].lower_ in {"born", "née"} and doc[start - 2].text == ",":
+            name = _name_of(doc[start - 3])[0] if start - 3 >= sent.start else ""  # "A, born B (...)": A's dates
+        titled = start > sent.start and doc[start - 1].is_title and doc[start - 1].pos_ in {"NOUN", "PROPN"}
+        bare_years = not re.search(r"[A-Za-z]", span["born"] + span["died"])
+        if name and _lifetime(span["born"], span["died"]) and not (titled and bare_years):
+            found.append((name, span))
+    years = [(_year(s["born"]), _year(s["died"])) for _, s in found]
+    if any(b == d for b, _ in years for _, d in years):
+        return []  # "under A (1340–1380) and his son B (1380–1412)": reigns
+    out = []
+    for name, span in found:
         for event, noun, when, where in (("born", "birth", span["born"], span["born_in"]),
                                          ("died", "death", span["died"], span["died_in"])):
             asked = (f"When was {name} born?", f"Where was {name} born?") if event == "born" else \
                 (f"When did {name} die?", f"Where did {name} die?")
-            predicate = f"{'was born' if event == 'born' else 'died'} in {when}"
-            out.append(Question(asked[0], when.strip(), "DATE", "relation", False, predicate,
+            verb = "was born" if event == "born" else "died"
+            out.append(Question(asked[0], when.strip(), "DATE", "relation", False, f"{verb} in {when}",
                                 [f"What is the date of {noun} of {name}?"]))
             if where:
-                out.append(Question(asked[1], where.strip().rstrip(","), "GPE", "relation", True,
-                                    f"{predicate[:-len(when) - 4]} in {where.strip()}",
+                place = where.strip().rstrip(",")
+                out.append(Question(asked[1], place, "GPE", "relation", True, f"{verb} in {place}",
                                     [f"What is the place of {noun} of {name}?"]))
     return out
 
 
+def _birth_names(sent: Span) -> list[Question]:
+    """"A was born B in C" (B the name A was born with; the parser hangs "in C" on B) -> "What is the birth name of
+    A?" (B), and "Where was A born?" (C, also "What is the place of birth of A?")."""
+    out = []
+    for verb in sent:
+        if verb.lemma_ != "bear" or verb.pos_ != "VERB":
+            continue
+        people = [_name_of(c) for c in verb.children if c.dep_ in {"nsubj", "nsubjpass"}]
+        for given in [c for c in verb.children if c.dep_ in {"dobj", "oprd", "attr"} and c.pos_ == "PROPN"]:
+            start = min([c.i for c in given.lefts if c.dep_ == "compound" and c.pos_ == "PROPN"] + [given.i])
+            birth_name = given.doc[start : given.i + 1].text  # the NER splits foreign birth names
+            places = [_name_of(o) for p in given.children if p.dep_ == "prep" and p.lower_ in {"in", "at"}
+                      for o in p.children if o.dep_ == "pobj"]
+            for person, label in people:
+                if not person or label not in {"PERSON", "ORG", ""} or birth_name == person:  # persons typed ORG
+                    continue
+                out.append(Question(f"What is the birth name of {person}?", birth_name, "PERSON", "relation", True,
+                                    f"was born {birth_name}", [f"What was {person}'s name at birth?"]))
+                out += [Question(f"Where was {person} born?", place, place_label, "relation", True,
+                                 f"was born in {place}", [f"What is the place of birth of {person}?"])
+                        for place, place_label in places if place_label in {"GPE", "LOC", "FAC"}]
+    return out
+
+
+def _year(date: str) -> int:
+    return int(re.findall(r"\d{3,4}", date)[-1])
+
+
 def _lifetime(born: str, died: str) -> bool:
     """Two dates far enough apart for a life, not a term of office: "President A (1853–1857)" held office."""
-    years = [int(re.findall(r"\d{3,4}", d)[-1]) for d in (born, died)]
-    return MIN_LIFE_YEARS <= years[1] - years[0] <= 120
+    return MIN_LIFE_YEARS <= _year(died) - _year(born) <= 120
 
 
 def _work_of(verb: Token) -> Token | None:
@@ -672,8 +718,9 @@ def _title_of(tok: Token) -> str:
 
 
 def _cast(sent: Span) -> list[Question]:
-    """A film's cast, asked both ways: "X is a 1997 drama film ... starring A and B", "X stars A", "A starred in X"
-    -> "Who starred in X?" (A, B; also "Who is a cast member of X?"), "What did A star in?" (X)."""
+    """A film's cast, asked both ways: "X is a 1997 drama film ... starring A and B", "X stars A", "A starred in
+    (the film) X" -> "Who starred in X?" (A, B; also "Who is a cast member of X?"), "What did A star in?" (X). Not
+    "starred in Vienna" (a place)."""
     found = []
     for verb in sent:
         if verb.lemma_ != "star" or verb.pos_ != "VERB":
@@ -683,8 +730,9 @@ def _cast(sent: Span) -> list[Question]:
             works = [c for c in verb.children if c.dep_ == "nsubj" and c.pos_ == "PROPN"] or [_work_of(verb)]
         else:  # "A starred in X"
             actors = _named([c for c in verb.children if c.dep_ == "nsubj"])
-            works = [o for p in verb.children if p.dep_ == "prep" and p.lower_ == "in"
-                     for o in p.children if o.dep_ == "pobj" and o.pos_ == "PROPN"]
+            works = [w for w in _named([o for p in verb.children if p.dep_ == "prep" and p.lower_ == "in"
+                                        for o in p.children if o.dep_ == "pobj"])  # "in (the film) X"
+                     if w.pos_ == "PROPN" and w.ent_type_ not in {"GPE", "LOC", "DATE", "PERSON"}]
         found += [(_name_of(a)[0], _title_of(w)) for a in actors for w in works if w is not None]
     out = []
     for actor, work in dict.fromkeys(found):
@@ -699,27 +747,32 @@ def _cast(sent: Span) -> list[Question]:
 def _schools(sent: Span) -> list[Question]:
     """Where a person was educated (`SCHOOL_VERBS`): "A graduated from X", "A studied law at X", "A attended X",
     "A obtained a degree in painting at X" -> "Where was A educated?" (X; also "Where did A study?"). The school
-    a named organisation or building; the person a name the NER does not type as something else."""
+    a named organisation or building (for "attend" and "study", whose object may be an event or a text, one with
+    a school's noun in its name: `SCHOOL_NOUNS`); the person a name the NER does not type as something else; not an
+    honorary degree."""
     out = []
     for verb in sent:
         preps = SCHOOL_VERBS.get(verb.lemma_.lower()) if verb.pos_ == "VERB" else None
         if not preps:
             continue
         objs = [c for c in verb.children if c.dep_ == "dobj"]
-        degree = [o for o in objs if o.lemma_.lower() in DEGREE_NOUNS]
+        degree = [o for o in objs if o.lemma_.lower() in DEGREE_NOUNS
+                  and not any(c.lower_ == "honorary" for c in o.children)]  # an honour, not schooling
         if verb.lemma_.lower() in {"obtain", "receive", "earn", "complete"} and not degree:
             continue  # "received an award at X" is no schooling
         # the school hangs off the verb or its object ("studied law at X", "a degree in law at X")
         objects = degree or objs
         holders = [verb] + objects + [o for d in objects for p in d.children if p.dep_ == "prep" and p.lower_ == "of"
                                       for o in p.children if o.dep_ == "pobj"]
-        schools = objs if "dobj" in preps else []
-        schools += [o for h in holders for p in h.children if p.dep_ == "prep" and p.lower_ in preps
-                    for o in p.children if o.dep_ == "pobj"]
+        schools = _named((objs if "dobj" in preps else []) + [
+            o for h in holders for p in h.children if p.dep_ == "prep" and p.lower_ in preps
+            for o in p.children if o.dep_ == "pobj"])  # and their conjuncts: "at X and Y"
         people = _named([c for c in verb.children if c.dep_ in {"nsubj", "nsubjpass"}])
         for person, label in map(_name_of, people):
             for school in schools:
                 name, school_label = _name_of(school)
+                if verb.lemma_.lower() in {"attend", "study"} and not SCHOOL_NOUNS & set(name.lower().split()):
+                    continue  # "attended the Lenz Conference", "studied the Codex at X": a school says so
                 if person and name and label in {"PERSON", ""} and school_label in {"ORG", "FAC", ""}:
                     out.append(Question(f"Where was {person} educated?", name, school_label or "ORG", "relation",
                                         True, f"was educated at {name}", [f"Where did {person} study?"]))
@@ -872,6 +925,8 @@ def questions(clause: Clause, kinds: dict[str, str] | None = None) -> list[Quest
         elif not clause.aux and verb.tag_ == "VBD" and is_be:
             verb_words = ["was"]
         whs = [subj_target.wh] + subj_target.alternatives
+        if verb.lemma_ == "bear" and subj_target.named:  # only a person is born; the NER types some persons ORG
+            whs = ["who"]
         if is_be and any(r == "attr" for _, r in comps):  # "X is a pop artist": who/what, not "which artist"
             whs = ["who" if subj_target.label == "PERSON" and not _kind_of_thing(comps) else "what"]
         subject_rests = rests(core, comps)
@@ -929,11 +984,12 @@ def questions(clause: Clause, kinds: dict[str, str] | None = None) -> list[Quest
         if role == "dobj":
             forms.append(_passive_object_question(clause, comp, t) or "")
         label_of = verb.lemma_ == "release" and t.label == "ORG" and (role == "agent" or (
-            role == "prep" and comp.lower_ in RELEASE_PREPS)) and WORK_KINDS.get(_kind_of(clause, kinds)) == "music"
+            role == "prep" and comp.lower_ in RELEASE_PREPS)) and WORK_KINDS.get(_kind_of(clause, kinds)) in {"song",
+                                                                                                            "album"}
         if label_of:  # "X was released on Y Records" -> "What is the record label of X?"
             forms.insert(1, _tidy(f"what is the record label of {subject}?"))
         if role == "agent":
-            maker = _maker_question(_kind_of(clause, kinds), verb.lemma_.lower(), subject)
+            maker = _maker_question(_kind_of(clause, kinds), verb.lemma_.lower(), subject, t.label)
             forms[:0] = [_active_agent_question(clause, t) or "",
                          maker or _agent_noun_question(clause, t.wh, clause.subject) or ""]
         forms = _fit(forms)
@@ -1087,7 +1143,7 @@ def _whose(clause: Clause, subject: str, is_be: bool) -> list[Question]:
         # "Y's favourite film"): the maker, by the relation's general noun
         made = bool(authors) or (comp.lemma_.lower() in KIND_NOUNS_BY_LABEL["WORK_OF_ART"] and any(
             c.ent_type_ == "ORDINAL" or c.lower_ == "debut" for c in comp.children))
-        maker = _maker_question(comp.lemma_, "by", subject)
+        maker = _maker_question(comp.lemma_, "by", subject, _label(owner))
         out.append(Question(q, _cap(name), _label(owner), "poss", True,
                             " ".join([clause.verb_text, _span(phrase(comp))]),
                             _fit([maker, f"Who is the creator of {subject}?", f"Who created {subject}?"])
@@ -1207,11 +1263,15 @@ def _kind_of(clause: Clause, kinds: dict[str, str] | None) -> str:
     return defined.split()[-1] if defined else ""
 
 
-def _maker_question(kind: str, verb: str, subject: str) -> str:
-    """"Who is the performer of X?" for a music work recorded, performed or sung by someone (`MAKER_NOUNS`);
-    "" when the kind of work and the verb name no maker."""
-    noun, verbs = MAKER_NOUNS.get(WORK_KINDS.get(kind.lower(), ""), ("", set()))
-    return _tidy(f"who is the {noun} of {subject}?") if verb in verbs else ""
+def _maker_question(kind: str, verb: str, subject: str, label: str) -> str:
+    """"Who is the performer of X?" for a song recorded, performed or sung by someone (`MAKER_NOUNS`); `label`: the
+    maker's entity label (a band is an organisation, a film's or book's maker a person). "" when the kind of work
+    and the verb name no maker."""
+    work = WORK_KINDS.get(kind.lower(), "")
+    noun, verbs = MAKER_NOUNS.get(work, ("", set()))
+    if verb not in verbs or (label == "ORG" and work in {"film", "text"}):
+        return ""
+    return _tidy(f"who is the {noun} of {subject}?")
 
 
 def _agent_noun(lemma: str) -> str | None:
@@ -1250,7 +1310,8 @@ def _relation_noun_question(clause: Clause, subject: str, wh: str, is_be: bool) 
             clause.subject and _head(clause.subject).pos_ == "PROPN")):
         return None
     lemma = "be" if is_be else clause.verb.lemma_.lower()
-    if wh == "where" and lemma in WHERE_NOUNS and not (person and lemma in {"be", "base"}):
+    if wh == "where" and lemma in WHERE_NOUNS and not (person and lemma == "be") and not (
+            lemma == "base" and clause.subject_label != "ORG"):  # a person or a film "based in" has no headquarters
         return _tidy(f"what is the {WHERE_NOUNS[lemma]} of {subject}?")
     noun = LIFE_EVENT_NOUNS.get(lemma) if person else LIFE_EVENT_NOUNS.get(lemma, THING_EVENT_NOUNS.get(lemma))
     if noun:

@@ -78,7 +78,7 @@ WHERE_NOUNS = {"locate": "location", "situate": "location", "headquarter": "head
 # name it (Wikidata's performer, director, author): "X is a song recorded by Y", "X is an album by Y" -> "Who is
 # the performer of X?". A film "written by" someone has a screenwriter, not its director, and an album "recorded
 # by" someone its engineer: each noun its own verbs; "by" alone (a work "by" someone, someone's work) the maker of
-# any kind, a person for a film or a book ("a film by Orrin Pictures" is its studio's).
+# any kind, a person for a film or a book ("a film by Kelda Pictures" is its studio's).
 WORK_KINDS = {"album": "album", "ep": "album", "record": "album", "song": "song", "single": "song", "film": "film",
               "movie": "film", "novel": "text", "book": "text", "poem": "text", "play": "text", "story": "text"}
 MAKER_NOUNS = {"song": ("performer", {"record", "perform", "sing", "by"}), "album": ("performer", {"perform", "by"}),
@@ -623,7 +623,7 @@ def _life_dates(sent: Span) -> list[Question]:
     """A person's life span in brackets after the name (`clean.LIFE_SPAN`): "Ines Varro (4 May 1901 in Oderby – 1975)"
     -> "When was Ines Varro born?" (4 May 1901, also "What is the date of birth of ...?"), "Where was Ines Varro
     born?" (Oderby), "When did Ines Varro die?" (1975). For "A, born B (...)" the dates are A's. The name typed
-    PERSON, or two proper nouns the NER left untyped and without an article ("The Orrin War" is no person). Not a
+    PERSON, or two proper nouns the NER left untyped and without an article ("The Brask War" is no person). Not a
     term of office (`_lifetime`): a bracket of bare years after a title ("King A (1340–1365)"), or one of several
     brackets where one starts the year another ends (a succession)."""
     found = []
@@ -720,7 +720,7 @@ def _title_of(tok: Token) -> str:
 def _cast(sent: Span) -> list[Question]:
     """A film's cast, asked both ways: "X is a 1997 drama film ... starring A and B", "X stars A", "A starred in
     (the film) X" -> "Who starred in X?" (A, B; also "Who is a cast member of X?"), "What did A star in?" (X). Not
-    "starred in Vienna" (a place)."""
+    "starred in Brask" (a city)."""
     found = []
     for verb in sent:
         if verb.lemma_ != "star" or verb.pos_ != "VERB":

@@ -546,6 +546,8 @@ def test_a_works_maker_and_record_label_are_asked_by_the_nouns_of_its_kind():
                   ("Orrin Records", "ORG"))
     assert "Who is the performer of Night Ferry?" in by_answer(album, "Lena Moss").paraphrases
     assert "What is the record label of Night Ferry?" in by_answer(album, "Orrin Records").paraphrases
+    performed = asked("The song was performed by Lena Moss.")
+    assert not [p for q in performed for p in q.paraphrases if "is the performer" in p]  # of no named work
     # a song written by someone has a songwriter, not a performer; a film's release company is no record label
     written = asked("Paper Kites is a song written by Lena Moss.")
     assert not [p for p in by_answer(written, "Lena Moss").paraphrases if "performer" in p]

@@ -989,7 +989,8 @@ def questions(clause: Clause, kinds: dict[str, str] | None = None) -> list[Quest
         if label_of:  # "X was released on Y Records" -> "What is the record label of X?"
             forms.insert(1, _tidy(f"what is the record label of {subject}?"))
         if role == "agent":
-            maker = _maker_question(_kind_of(clause, kinds), verb.lemma_.lower(), subject, t.label)
+            named = bool(clause.subject) and _head(clause.subject).pos_ == "PROPN"  # not "the performer of a song"
+            maker = _maker_question(_kind_of(clause, kinds), verb.lemma_.lower(), subject, t.label) if named else ""
             forms[:0] = [_active_agent_question(clause, t) or "",
                          maker or _agent_noun_question(clause, t.wh, clause.subject) or ""]
         forms = _fit(forms)

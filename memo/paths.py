@@ -66,14 +66,40 @@ def atomic_write_jsonl(path: str | Path, rows: Any) -> None:
     atomic_write_text(path, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
 
 
+def check_writable_dir(target: str | Path, marker: str | None = None) -> Path:
+    """Check, before any work, that `atomic_dir` may write the directory `target`; returns it resolved.
+
+    `target` may be absent, an empty directory, or a directory holding the file `marker` (the artifact's own
+    manifest: an earlier run's output, which is replaced). Anything else is refused, so that an output path
+    pointing at a file, at the corpus or at a folder of other files never deletes them.
+
+    Raises:
+        FileExistsError: `target` is a file, or a non-empty directory without `marker`.
+        PermissionError: the directory that would hold `target` cannot be created or written.
+    """
+    target = Path(target).expanduser().resolve()
+    if target.is_file() or (target.is_dir() and any(target.iterdir()) and not (marker and (target / marker).is_file())):
+        what = "a file" if target.is_file() else "a folder of other files" + (f" (no {marker})" if marker else "")
+        raise FileExistsError(f"{target} is {what}; choose a new output path or remove it first")
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise PermissionError(f"cannot create the output folder {target.parent}: {exc.strerror or exc}") from exc
+    try:  # what atomic_dir will do there, tried now
+        os.rmdir(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}.check-"))
+    except OSError as exc:
+        raise PermissionError(f"cannot write to {target.parent}: {exc.strerror or exc}") from exc
+    return target
+
+
 @contextmanager
-def atomic_dir(target: str | Path) -> Iterator[Path]:
+def atomic_dir(target: str | Path, marker: str | None = None) -> Iterator[Path]:
     """Build a directory in a temporary sibling and move it into place only when the block succeeds.
 
-    An existing `target` is replaced; on any failure it is left untouched and the partial build removed.
+    An existing `target` is replaced only when `check_writable_dir(target, marker)` allows it (empty, or an earlier
+    output holding `marker`); on any failure it is left untouched and the partial build removed.
     """
-    target = Path(target)
-    target.parent.mkdir(parents=True, exist_ok=True)
+    target = check_writable_dir(target, marker)
     tmp = temporary_dir(target.parent, f".{target.name}.tmp-")
     try:
         yield tmp

@@ -282,3 +282,28 @@ def test_atomic_writes_get_the_permissions_of_a_plain_write(tmp_path):
     with atomic_dir(tmp_path / "atomic_dir") as tmp:
         (tmp / "x").write_text("x")
     assert (tmp_path / "atomic_dir").stat().st_mode & 0o777 == (tmp_path / "plain_dir").stat().st_mode & 0o777
+
+
+def test_an_output_folder_replaces_only_an_earlier_output_never_other_files(tmp_path, monkeypatch):
+    from memo.paths import atomic_dir
+
+    notes = tmp_path / "notes"
+    notes.mkdir()
+    (notes / "todo.txt").write_text("keep me")
+    a_file = tmp_path / "file.txt"
+    a_file.write_text("keep me too")
+    for target in (notes, a_file):
+        with pytest.raises(FileExistsError, match="choose a new output path"):
+            with atomic_dir(target, "manifest.json") as tmp:
+                (tmp / "manifest.json").write_text("{}")
+    assert (notes / "todo.txt").read_text() == "keep me" and a_file.read_text() == "keep me too"
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    for _ in range(2):  # an empty folder, then the earlier output holding its manifest, are replaced
+        with atomic_dir(empty, "manifest.json") as tmp:
+            (tmp / "manifest.json").write_text("{}")
+    assert [p.name for p in empty.iterdir()] == ["manifest.json"]
+    monkeypatch.chdir(notes)  # "-o ." is the current folder, here one of other files
+    with pytest.raises(FileExistsError, match=str(notes)):
+        with atomic_dir(".", "manifest.json"):
+            pass

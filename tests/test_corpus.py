@@ -292,3 +292,10 @@ def test_a_document_without_reflections_is_reported_in_the_cli_and_manifest(tmp_
     manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
     [missing] = manifest["corpus"]["without_reflections"]
     assert missing["title"] == "menu" and missing["chunks"] == 1
+    # a corpus with nothing to ask about is an error, not a dataset to train on; and the output path is checked
+    (root / "bakery.txt").unlink()
+    result = CliRunner().invoke(app, ["reflect", str(root), "-o", str(out), "--steps", "direct",
+                                      "--profile", "rules", "-g", "embedded"])
+    assert result.exit_code == 1 and "no reflections: " in result.output and "English" in result.output
+    result = CliRunner().invoke(app, ["reflect", str(root), "-o", str(root), "--profile", "rules", "-g", "embedded"])
+    assert result.exit_code == 1 and "choose a new output path" in result.output and (root / "menu.txt").is_file()

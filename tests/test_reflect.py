@@ -345,3 +345,14 @@ def test_entity_list_fallback_is_counted_and_shown(corpus_dir, corpus, tmp_path,
     assert res.exit_code == 0, res.output
     flat = " ".join(res.output.split())
     assert f"fallbacks in entity: entity list failed: spaCy named entities used {len(corpus.documents)}" in flat
+
+
+def test_an_output_path_over_the_corpus_or_other_files_is_refused_before_any_work(corpus_dir, tmp_path):
+    before = sorted(p.name for p in corpus_dir.iterdir())
+    with pytest.raises(FileExistsError, match="choose a new output path"):
+        reflect(corpus_dir, corpus_dir, ReflectConfig(profile="rules"), model=Scripted(never_called))
+    assert sorted(p.name for p in corpus_dir.iterdir()) == before
+    out = tmp_path / "refl"
+    reflect(corpus_dir, out, ReflectConfig(profile="rules", steps=("direct",)), model=Scripted(never_called))
+    reflect(corpus_dir, out, ReflectConfig(profile="rules", steps=("direct",)), model=Scripted(never_called))  # replaced
+    assert (out / "manifest.json").is_file()

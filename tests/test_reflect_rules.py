@@ -492,6 +492,23 @@ def test_life_dates_in_brackets_are_asked_as_birth_and_death():
                    "Lena Korb")
     assert ("When was Lena Moss born?", "1899", ["What is the date of birth of Lena Moss?"]) in rows
     assert not [q for q, _, _ in rows if "Karl Vorst born" in q]
+    # a person typed ORG, with a day and month; not an organisation's years, typed or described as one
+    assert len(related("Lena Moss (6 June 1917 – 11 January 1990) was a composer.")) == 2
+    text = "Lena Moss (6 June 1917 – 11 January 1990) was a composer. "
+    doc = parse([text])[0]
+    doc.ents = [doc.char_span(0, len("Lena Moss"), label="ORG")]
+    assert [q.answer for q in relations(doc[:])] == ["6 June 1917", "11 January 1990"]
+    for label in ("ORG", None):
+        text = "Halden Steelworks (1902–1988) was a steel company. "
+        doc = parse([text])[0]
+        doc.ents = [doc.char_span(0, len("Halden Steelworks"), label=label)] if label else []
+        assert not relations(doc[:]), label
+    # a first name the NER left out of the name is part of it
+    text = "Karl Vorst married Lena Moss in 1918. "
+    doc = parse([text])[0]
+    doc.ents = [doc.char_span(text.index("Vorst"), text.index(" married"), label="PERSON"),
+                doc.char_span(text.index("Lena"), text.index(" in"), label="PERSON")]
+    assert ("Who is the spouse of Karl Vorst?", "Lena Moss") in [(q.text, q.answer) for q in relations(doc[:])]
     # a term of office is no life span: under 15 years, bare years after a title, a succession; nor are two years
     # after a war
     for text in ("He served under President Karl Vorst (1853–1857).", "King Karl Vorst (1340–1365) built the "

@@ -52,7 +52,7 @@ def run_cli(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
     """Call the Python API and turn expected failures into one clear line instead of a traceback."""
     try:
         return fn(*args, **kwargs)
-    except (LLMError, ConfigError, ValueError, FileNotFoundError) as exc:
+    except (LLMError, ConfigError, ValueError, FileNotFoundError, FileExistsError, PermissionError) as exc:
         if OPTIONS.verbosity > 0:
             err_console.print_exception()
         fail(str(exc).replace("[", "\\["))

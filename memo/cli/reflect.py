@@ -78,3 +78,6 @@ def reflect(
     for d in m["corpus"]["without_reflections"]:
         console.print(f"[yellow]no reflections[/] from {escape(d['source'] or d['title'] or d['id'])} "
                       f"({d['chunks']} chunk(s))", highlight=False)
+    if not m["total"]:
+        hint = " (the rules profile asks about English sentences that state facts)" if m["profile"] == "rules" else ""
+        fail(f"no reflections: {output} holds an empty dataset, nothing a memory can be trained on{hint}")

@@ -216,7 +216,7 @@ class MemoryModel:
         from ..paths import atomic_dir
 
         self.model = self.model.merge_and_unload()  # same answers; the adapter is folded into the weights
-        with atomic_dir(out) as tmp:
+        with atomic_dir(out, "config.json") as tmp:  # an earlier export (an HF model folder) is replaced
             self.model.save_pretrained(tmp, safe_serialization=True)
             self.tokenizer.save_pretrained(tmp)
         return out

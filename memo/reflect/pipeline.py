@@ -18,7 +18,7 @@ from ..config import load_config
 from ..corpus import Corpus, load_corpus
 from ..llm import ChatModel, model_for
 from ..progress import Progress, or_silent
-from ..paths import atomic_dir, atomic_write_json, atomic_write_jsonl, read_jsonl
+from ..paths import atomic_dir, atomic_write_json, atomic_write_jsonl, check_writable_dir, read_jsonl
 from ..settings import ReflectConfig
 from .grouping import group_documents, load_grouping_file
 from ..formats import REFLECTIONS_FILE, REFLECTIONS_FORMAT, REFLECTIONS_MANIFEST
@@ -159,8 +159,9 @@ def reflect(corpus_path: str | Path | Corpus, output_dir: str | Path, cfg: Refle
     Parameters:
         corpus_path: a path `memo.corpus.load_corpus` reads (chunked with `cfg.chunk_tokens` /
             `cfg.overlap_tokens`), or a loaded `Corpus` (used as it is).
-        output_dir: the dataset directory; written atomically (`memo.paths.atomic_dir`) only at the end, and an
-            existing directory there is replaced.
+        output_dir: the dataset directory; written atomically (`memo.paths.atomic_dir`) only at the end. An
+            earlier dataset there (holding `manifest.json`) is replaced; a file or a folder of other files is
+            refused before any work (`FileExistsError`, `memo.paths.check_writable_dir`).
         cfg: the `[reflect]` settings (`ReflectConfig`); default memo.toml's, `load_config().reflect_config()`.
             `cfg.profile` picks the step implementations: "full" (generator calls, llm_steps.py), "rules"
             (spaCy's parse, no generator, rule_steps.py) or "auto" (`choose_profile`: rules for the embedded
@@ -182,7 +183,8 @@ def reflect(corpus_path: str | Path | Corpus, output_dir: str | Path, cfg: Refle
     `messages.jsonl` (the same pairs in TRL's conversational format), `corpus.jsonl` (`Corpus.records()`) and
     `steps/<step>.jsonl` (each step's output before deduplication).
 
-    Raises CorpusError / ValueError for an unusable corpus or chunk sizes (`load_corpus`), ConfigError for a bad
+    Raises FileExistsError / PermissionError for an output path that may not be written (see `output_dir`),
+    CorpusError / ValueError for an unusable corpus or chunk sizes (`load_corpus`), ConfigError for a bad
     memo.toml (read when `cfg` is None or names no generator), ValueError for an unreadable `cfg.grouping_file`,
     NLPUnavailable (a RuntimeError) when spaCy or its English model is missing (the rules profile, entity
     coverage and abstention pairs parse the text with it), and LLMError when the generator cannot be loaded or its
@@ -191,6 +193,7 @@ def reflect(corpus_path: str | Path | Corpus, output_dir: str | Path, cfg: Refle
     Every generator call goes through the response cache, so a re-run after a failure repeats none it completed.
     """
     cfg = cfg or load_config().reflect_config()
+    check_writable_dir(output_dir, REFLECTIONS_MANIFEST)  # before any work, not after it
     started = time.perf_counter()
     corpus = _load(corpus_path, cfg)
     spec = model.spec if model is not None else _spec(cfg)
@@ -314,7 +317,7 @@ def reflect(corpus_path: str | Path | Corpus, output_dir: str | Path, cfg: Refle
         "coverage": cov,
         "wall_seconds": round(wall, 2),
     }
-    with atomic_dir(output_dir) as tmp:
+    with atomic_dir(output_dir, REFLECTIONS_MANIFEST) as tmp:
         atomic_write_jsonl(tmp / REFLECTIONS_FILE, [p.record() for p in pairs])
         atomic_write_jsonl(tmp / "messages.jsonl", [{"messages": [{"role": "user", "content": p.question},
                                                                   {"role": "assistant", "content": p.answer}]}

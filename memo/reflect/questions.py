@@ -552,8 +552,13 @@ def _name_of(tok: Token) -> tuple[str, str]:
     with the proper nouns compounded before it, unlabelled, when they are two words or more ("Agnes Thorvald", not
     a title such as "President"); ("", "") for anything else."""
     ent = _entity_of(tok) if tok.ent_type_ in NAME_LABELS else None
-    if ent is not None:
-        return name_text(ent), ent.label_
+    if ent is not None:  # with an untyped first name the NER left out ("Amsel [Cradwick]"), not a title ("King")
+        start = ent.start
+        while start > 0 and tok.doc[start - 1].pos_ == "PROPN" and tok.doc[start - 1].dep_ == "compound" \
+                and not tok.doc[start - 1].ent_type_ and ent.start <= tok.doc[start - 1].head.i < ent.end \
+                and not _is_noun(tok.doc[start - 1].lower_):
+            start -= 1
+        return name_text(tok.doc[start : ent.end]), ent.label_
     if tok.pos_ != "PROPN" or tok.ent_type_:
         return "", ""
     start = tok.i
@@ -623,11 +628,13 @@ def _life_dates(sent: Span) -> list[Question]:
     """A person's life span in brackets after the name (`clean.LIFE_SPAN`): "Ines Varro (4 May 1901 in Oderby – 1975)"
     -> "When was Ines Varro born?" (4 May 1901, also "What is the date of birth of ...?"), "Where was Ines Varro
     born?" (Oderby), "When did Ines Varro die?" (1975). For "A, born B (...)" the dates are A's. The name typed
-    PERSON, or two proper nouns the NER left untyped and without an article ("The Brask War" is no person). Not a
+    PERSON, or two proper nouns the NER left untyped and without an article ("The Brask War" is no person), or ORG
+    with a day and month in both dates (the small NER model types many persons ORG). Not a
     term of office (`_lifetime`): a bracket of bare years after a title ("King A (1340–1365)"), or one of several
     brackets where one starts the year another ends (a succession)."""
     found = []
     doc = sent.doc
+    kinds = definitions(sent)  # "A (1902–1988) was a steel company": a thing's kind, not a person
     for tok in sent:
         close = next((t for t in doc[tok.i + 1 : sent.end] if t.text == ")"), None) if tok.text == "(" else None
         span = LIFE_SPAN.match(doc[tok.i + 1 : close.i].text.split(";")[-1]) if close and tok.i > sent.start else None
@@ -636,13 +643,17 @@ def _life_dates(sent: Span) -> list[Question]:
         before = doc[tok.i - 1]
         name, label = _name_of(before)
         start = before.i - len(name.split()) + 1 if name else before.i
-        if label not in {"PERSON", ""} or not name or (not label and any(c.dep_ == "det" for c in before.children)):
-            continue
+        full_dates = all(re.search(r"[A-Za-z]{3}", span[k]) for k in ("born", "died"))  # "6 June 1917"
+        if not name or label not in {"PERSON", ""} | ({"ORG"} if full_dates else set()) or (
+                not label and any(c.dep_ == "det" for c in before.children)):
+            continue  # a person typed ORG has a day and month: an organisation's bracket has years
         if start - 2 >= sent.start and doc[start - 1].lower_ in {"born", "née"} and doc[start - 2].text == ",":
             name = _name_of(doc[start - 3])[0] if start - 3 >= sent.start else ""  # "A, born B (...)": A's dates
         titled = start > sent.start and doc[start - 1].is_title and doc[start - 1].pos_ in {"NOUN", "PROPN"}
         bare_years = not re.search(r"[A-Za-z]", span["born"] + span["died"])
-        if name and _lifetime(span["born"], span["died"]) and not (titled and bare_years):
+        kind = kinds.get(name.lower(), "")
+        thing = bool(kind) and kind.split()[-1] in KIND_NOUNS
+        if name and _lifetime(span["born"], span["died"]) and not (titled and bare_years) and not thing:
             found.append((name, span))
     years = [(_year(s["born"]), _year(s["died"])) for _, s in found]
     if any(b == d for b, _ in years for _, d in years):
@@ -1273,6 +1284,13 @@ def _maker_question(kind: str, verb: str, subject: str, label: str) -> str:
     if verb not in verbs or (label == "ORG" and work in {"film", "text"}):
         return ""
     return _tidy(f"who is the {noun} of {subject}?")
+
+
+def _is_noun(word: str) -> bool:
+    """Whether LemmInflect's dictionary knows `word` as an English noun ("king", "president"; not "amsel")."""
+    from lemminflect import getAllLemmas
+
+    return bool(getAllLemmas(word, upos="NOUN"))
 
 
 def _agent_noun(lemma: str) -> str | None:

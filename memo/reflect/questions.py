@@ -84,11 +84,11 @@ WORK_KINDS = {"album": "album", "ep": "album", "record": "album", "song": "song"
 MAKER_NOUNS = {"song": ("performer", {"record", "perform", "sing", "by"}), "album": ("performer", {"perform", "by"}),
                "film": ("director", {"direct", "by"}), "text": ("author", {"write", "by"})}
 RELEASE_PREPS = {"on", "by", "through", "under", "via"}  # a music work released "on" its record label
+MIN_LIFE_YEARS = 15  # life dates in brackets closer than this are a term of office (see `_lifetime`)
 # Verbs that say where a person was educated, with the preposition (or "dobj") that names the school; the verbs
 # of a degree ("obtained a degree at X") name it only with a degree noun as object.
 SCHOOL_VERBS = {"graduate": {"from"}, "study": {"at"}, "attend": {"dobj"}, "educate": {"at"}, "obtain": {"at", "from"},
                 "receive": {"at", "from"}, "earn": {"at", "from"}, "complete": {"at"}}
-MIN_LIFE_YEARS = 15  # life dates in brackets closer than this are a term of office (see `_lifetime`)
 # The nouns in a school's name, for the verbs that name other things too (attend a conference, study a text).
 SCHOOL_NOUNS = {"university", "college", "school", "academy", "institute", "seminary", "conservatory", "conservatoire",
                 "gymnasium", "lyceum", "polytechnic"}
@@ -547,25 +547,29 @@ def _entity_of(tok: Token) -> Span | None:
     return next((e for e in tok.doc.ents if e.start <= tok.i < e.end), None)
 
 
-def _name_of(tok: Token) -> tuple[str, str]:
-    """(name, label) of the named entity `tok` belongs to; for a proper noun the NER model left untyped, the noun
-    with the proper nouns compounded before it, unlabelled, when they are two words or more ("Agnes Thorvald", not
-    a title such as "President"); ("", "") for anything else."""
+def _name_span(tok: Token) -> tuple[Span | None, str]:
+    """(span, label) of the name `tok` belongs to: its named entity, or for a proper noun the NER model left untyped,
+    the noun with the proper nouns compounded before it when they are two words or more ("Agnes Thorvald"),
+    unlabelled; (None, "") for anything else. Either way with the untyped first names compounded before it that the
+    NER left out ("Amsel [Cradwick]"), not a title the dictionary knows as a noun ("King", "President")."""
+    doc = tok.doc
     ent = _entity_of(tok) if tok.ent_type_ in NAME_LABELS else None
-    if ent is not None:  # with an untyped first name the NER left out ("Amsel [Cradwick]"), not a title ("King")
-        start = ent.start
-        while start > 0 and tok.doc[start - 1].pos_ == "PROPN" and tok.doc[start - 1].dep_ == "compound" \
-                and not tok.doc[start - 1].ent_type_ and ent.start <= tok.doc[start - 1].head.i < ent.end \
-                and not _is_noun(tok.doc[start - 1].lower_):
-            start -= 1
-        return name_text(tok.doc[start : ent.end]), ent.label_
-    if tok.pos_ != "PROPN" or tok.ent_type_:
-        return "", ""
-    start = tok.i
-    while start > 0 and tok.doc[start - 1].pos_ == "PROPN" and tok.doc[start - 1].dep_ == "compound" \
-            and not tok.doc[start - 1].ent_type_:
+    if ent is None and (tok.pos_ != "PROPN" or tok.ent_type_):
+        return None, ""
+    start, end = (ent.start, ent.end) if ent is not None else (tok.i, tok.i + 1)
+    while start > 0 and doc[start - 1].pos_ == "PROPN" and doc[start - 1].dep_ == "compound" \
+            and not doc[start - 1].ent_type_ and start - 1 < doc[start - 1].head.i < end \
+            and not _is_noun(doc[start - 1].lower_):
         start -= 1
-    return (tok.doc[start : tok.i + 1].text, "") if start < tok.i else ("", "")
+    if ent is None and start == tok.i:
+        return None, ""  # one untyped word: a title, a common word capitalised
+    return doc[start:end], ent.label_ if ent is not None else ""
+
+
+def _name_of(tok: Token) -> tuple[str, str]:
+    """(name, label) of `_name_span(tok)`; ("", "") when `tok` is in no name."""
+    span, label = _name_span(tok)
+    return (name_text(span) if label else span.text, label) if span is not None else ("", "")
 
 
 def _named(toks: list[Token]) -> list[Token]:
@@ -641,8 +645,8 @@ def _life_dates(sent: Span) -> list[Question]:
         if span is None:
             continue
         before = doc[tok.i - 1]
-        name, label = _name_of(before)
-        start = before.i - len(name.split()) + 1 if name else before.i
+        name_span, label = _name_span(before)
+        name, start = (_name_of(before)[0], name_span.start) if name_span is not None else ("", before.i)
         full_dates = all(re.search(r"[A-Za-z]{3}", span[k]) for k in ("born", "died"))  # "6 June 1917"
         if not name or label not in {"PERSON", ""} | ({"ORG"} if full_dates else set()) or (
                 not label and any(c.dep_ == "det" for c in before.children)):

@@ -13,7 +13,8 @@ from ._common import RichProgress, config, console, fail, run_cli
 
 
 def reflect(
-    corpus: Annotated[str, typer.Argument(help="A directory of .txt/.md/.jsonl files, a JSONL file, or a MuSiQue JSON.")],
+    corpus: Annotated[str, typer.Argument(help="A directory of documents (.txt, .md, .html, .pdf, .docx, .jsonl; "
+                                               "docs/CORPUS.md), a JSONL file, or a MuSiQue JSON.")],
     output: Annotated[Optional[str], typer.Option("--output", "-o", help="Dataset directory to write.")] = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Only estimate calls, tokens (and cost) per step.")] = False,
     steps: Annotated[Optional[str], typer.Option(

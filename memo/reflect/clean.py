@@ -34,14 +34,15 @@ _LIST = re.compile(r"^\s*([-*+]|\d{1,3}[.)])\s+")
 _QUOTE = re.compile(r"^\s*>\s?")
 _RULE = re.compile(r"^\s*([-*_]\s*){3,}$")
 _TABLE_SEP = re.compile(r"^\s*\|?\s*:?-{2,}:?\s*(\|\s*:?-{2,}:?\s*)*\|?\s*$")
-_IPA = re.compile(r"[\u0250-\u02AF\u02B0-\u02FF\u1D00-\u1DBF]|/[^/\s][^/]*/")
+_IPA = re.compile(r"[\u0250-\u02AF\u02B0-\u02FF\u1D00-\u1DBF]|/[^/\s\d][^/\d]*/")  # not a date: 24/06/1987
 _GLOSS = re.compile(r"^\s*(?:[A-Z][a-z]+(?: [A-Z][a-z]+)?(?: language)?|pronounced|listen|lit\.|literally)\s*[:;,]",
                     re.I)
 _BORN = re.compile(r"^\s*(born|died|née|b\.|d\.)\s", re.I)
 # A person's life dates in brackets, the convention of encyclopaedic lead sentences: "(3 May 1901 in Oderby – 1975)",
-# "(c. 1474 – December 1557)": a year with an optional day and month, "c." when approximate, "in PLACE" after either.
+# "(c. 1474 – December 1557)": a year with an optional day and month, "c." when approximate, "in PLACE" or ", PLACE"
+# after either.
 _DATE = r"(?:c\.\s*)?(?:[A-Z][a-z]+\.?\s+)?(?:\d{1,2},?\s+)?(?:[A-Z][a-z]+\.?\s+)?\d{3,4}"
-_PLACE = r"(?:,?\s+in\s+(?P<{}>[A-Z][^–—]*?))?"
+_PLACE = r"(?:(?:,?\s+in\s+|,\s+)(?P<{}>[A-Z][^–—]*?))?"  # "1850 in Oderby", "1850, Oderby"
 LIFE_SPAN = re.compile(rf"^\s*(?P<born>{_DATE}){_PLACE.format('born_in')}\s*[–—-]\s*"
                        rf"(?P<died>{_DATE}){_PLACE.format('died_in')}\s*$")
 _ALIAS = re.compile(r"^\s*(also|sometimes|formerly|originally|commonly|often|better)?\s*(known|called|named) as\s", re.I)

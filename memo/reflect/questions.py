@@ -84,6 +84,8 @@ WORK_KINDS = {"album": "album", "ep": "album", "record": "album", "song": "song"
 MAKER_NOUNS = {"song": ("performer", {"record", "perform", "sing", "by"}), "album": ("performer", {"perform", "by"}),
                "film": ("director", {"direct", "by"}), "text": ("author", {"write", "by"})}
 RELEASE_PREPS = {"on", "by", "through", "under", "via"}  # a music work released "on" its record label
+# Forms of address before a name, which (unlike an office: "King", "President") say nothing about the years after it.
+HONORIFICS = {"sir", "dame", "dr", "mr", "mrs", "ms", "miss", "madame", "mme"}
 MIN_LIFE_YEARS = 15  # life dates in brackets closer than this are a term of office (see `_lifetime`)
 # Verbs that say where a person was educated, with the preposition (or "dobj") that names the school; the verbs
 # of a degree ("obtained a degree at X") name it only with a degree noun as object.
@@ -341,7 +343,7 @@ def _target(comp: Token, role: str, kinds: dict[str, str] | None = None) -> Targ
             alts = [f"in which {kind[0]}"] if kind else ([f"in which {defined}"] if defined else [])
             return Target(all_tokens, "where", name, label, role, alternatives=alts)
         return Target(np, "where", name, label, role, prep=prep)
-    nummod = [t for t in np if t.dep_ == "nummod" and t.head in np and t.head.pos_ == "NOUN"
+    nummod = [t for t in np if t.dep_ == "nummod" and t.head in np and t.head.pos_ == "NOUN" and t.i < t.head.i
               and not (t.head.tag_ == "NN" and _year_only(t.text))]  # "a 1558 painting" counts nothing
     if nummod and label in {"CARDINAL", "QUANTITY", "MONEY", ""}:
         noun = nummod[0].head
@@ -355,7 +357,8 @@ def _target(comp: Token, role: str, kinds: dict[str, str] | None = None) -> Targ
         return Target(np, "what percentage", text, label, role, prep)
     if label in {"ORDINAL", "CARDINAL"} or len(np) > 12:
         return None
-    if label == "PERSON" and not (kind and kind[0] in KIND_NOUNS):  # 'the series "Corven Bay"' is no person
+    thing = (kind and kind[0] in KIND_NOUNS) or (defined and defined.split()[-1] in KIND_NOUNS)
+    if label == "PERSON" and not thing:  # 'the series "Corven Bay"' is no person, nor "X" in "X is a song by Y"
         name = kind[1] if kind else (_entity_in(np, "PERSON") or name)
         alts = [f"which {kind[0]}"] if kind else ([f"which {defined}"] if defined else [])
         return Target(np, "who", name, label, role, prep, alternatives=alts)
@@ -378,15 +381,18 @@ def _target(comp: Token, role: str, kinds: dict[str, str] | None = None) -> Targ
 
 
 def definitions(sent: Span) -> dict[str, str]:
-    """Kind nouns a sentence defines: "Tetris is a video game ..." -> {"labyrinth": "video game"}."""
+    """Kind nouns a sentence defines: "Tetris is a video game ..." -> {"tetris": "video game"}, also with its maker
+    ("X is a song by Y"), not with another relation ("X is the son of Y" defines no kind)."""
     out = {}
     for t in sent:
         if t.dep_ == "attr" and t.head.lemma_ == "be" and t.pos_ == "NOUN":
             subj = [c for c in t.head.children if c.dep_ == "nsubj"]
-            if subj and _head(phrase(subj[0])).pos_ == "PROPN" and not any(c.dep_ == "prep" for c in t.children):
-                compounds = [c for c in t.children if c.dep_ == "compound" and c.i == t.i - 1 and c.pos_ == "NOUN"]
+            np = _subject_phrase(subj[0], t.head) if subj else []
+            if np and _head(np).pos_ == "PROPN" and not any(c.dep_ == "prep" and c.lower_ != "by" for c in t.children):
+                compounds = [c for c in t.children if c.dep_ == "compound" and c.i == t.i - 1 and c.pos_ == "NOUN"
+                             and t.doc[c.i - 1].text != "-"]  # not "length" of "a full-length album"
                 noun = " ".join([c.lower_ for c in compounds] + [t.lemma_.lower()])
-                out[name_text(t.doc[phrase(subj[0])[0].i : phrase(subj[0])[-1].i + 1]).lower()] = noun
+                out[name_text(t.doc[np[0].i : np[-1].i + 1]).lower()] = noun
     return out
 
 
@@ -410,7 +416,7 @@ def _subject_of(verb: Token) -> list[Token] | None:
             return _noun_subject(verb.head)
         if verb.dep_ == "relcl":
             return None  # "the territory the United States had acquired": the gap is the object, not the subject
-        return phrase(subj[0])
+        return _subject_phrase(subj[0], verb) or None
     if verb.dep_ == "conj" and verb.head.pos_ in {"VERB", "AUX"}:
         return _subject_of(verb.head)
     if verb.dep_ in {"relcl", "acl"}:
@@ -424,6 +430,42 @@ def _subject_of(verb: Token) -> list[Token] | None:
                  and c.dep_ in {"advmod", "npadvmod", "dep", "nmod"}]
         if first:
             return phrase(first[0])
+    return None
+
+
+def subject_outside_brackets(subj: Token, verb: Token) -> Token | None:
+    """The parsed subject `subj` of `verb`, repaired when a bracket confused the small parser: in "A (1850, Oderby –
+    1921) was ..." it takes "Oderby" for the subject; the subject of a verb outside the bracket is then the name the
+    bracket follows, and None when no name does."""
+    opening = _opening_bracket(subj)
+    if opening is None or _opening_bracket(verb) is not None:
+        return subj
+    while not opening.is_sent_start and subj.doc[opening.i - 1].text == ")":  # "A (also B) (1935 – 2003) was"
+        opening = _opening_bracket(subj.doc[opening.i - 1])
+        if opening is None:
+            return None
+    before = None if opening.is_sent_start else subj.doc[opening.i - 1]
+    return before if before is not None and before.pos_ == "PROPN" else None
+
+
+def _subject_phrase(subj: Token, verb: Token) -> list[Token]:
+    """The phrase of the subject `subj` of `verb` (`subject_outside_brackets`): the whole name when the repair took
+    the name before a bracket, which the parser may have split ([] when there is no subject)."""
+    head = subject_outside_brackets(subj, verb)
+    if head is None:
+        return []
+    ent = _entity_of(head) if head.i != subj.i else None
+    return list(ent) if ent is not None and ent.end == head.i + 1 else phrase(head)
+
+
+def _opening_bracket(tok: Token) -> Token | None:
+    """The "(" of the bracket `tok` stands in within its sentence, None when it stands outside every bracket."""
+    depth, t = 0, tok
+    while not t.is_sent_start:  # not `tok.sent`, which walks the whole document
+        t = t.doc[t.i - 1]
+        depth += (t.text == ")") - (t.text == "(")
+        if depth < 0:
+            return t
     return None
 
 
@@ -653,7 +695,8 @@ def _life_dates(sent: Span) -> list[Question]:
             continue  # a person typed ORG has a day and month: an organisation's bracket has years
         if start - 2 >= sent.start and doc[start - 1].lower_ in {"born", "née"} and doc[start - 2].text == ",":
             name = _name_of(doc[start - 3])[0] if start - 3 >= sent.start else ""  # "A, born B (...)": A's dates
-        titled = start > sent.start and doc[start - 1].is_title and doc[start - 1].pos_ in {"NOUN", "PROPN"}
+        titled = start > sent.start and doc[start - 1].is_title and doc[start - 1].pos_ in {"NOUN", "PROPN"} \
+            and doc[start - 1].lower_.rstrip(".") not in HONORIFICS
         bare_years = not re.search(r"[A-Za-z]", span["born"] + span["died"])
         kind = kinds.get(name.lower(), "")
         thing = bool(kind) and kind.split()[-1] in KIND_NOUNS

@@ -22,7 +22,7 @@ from .clean import clean_document
 from .context import RunContext, pair_from
 from .nlp import NAME_LABELS, name_text, parse
 from .questions import (KIND_NOUNS_BY_LABEL, Question, appositions, clauses, definitions, gerund_events, kind_noun,
-                        phrase, questions, relations)
+                        phrase, questions, relations, subject_outside_brackets)
 
 NO_ANCHOR_STEPS = {"entity", "cross_document", "abstention"}
 QUESTIONS_PER_SENTENCE = 8
@@ -52,12 +52,17 @@ class Fact:
 
 def _main_entity(title: str, text: str) -> str:
     """The entity a document is about: its title, or, for a title of the form "X of Y" that the text never uses
-    while it names Y ("Geography of Peru"), Y."""
+    while it names Y ("Geography of Peru"), Y; "" for a file name the text never names."""
+    file_name = title == title.lower()  # a title in lower case is a file name ("notes.txt")
     title = re.sub(r"^The ", "", title)  # "The Louvre": the text says "the Louvre" mid-sentence
     m = re.fullmatch(r"[A-Z]\w+ of (?:the )?(.+)", title)
     if m and title.lower() not in text.lower() and m.group(1).lower() in text.lower():
         return m.group(1)
-    return title
+    if not file_name:
+        return title
+    # unless the text names it (not as a common word: "notes"), a file name stands for nothing
+    named = (not found[:1].islower() for found in re.findall(rf"(?<!\w){re.escape(title)}(?!\w)", text, re.I))
+    return title if any(named) else ""
 
 
 def _title_label(title: str, doc) -> str:
@@ -100,20 +105,22 @@ def _kinds_of_other_names(parsed, title: str) -> dict[str, set[str]]:
 def _main_subject(sent):
     root = sent.root
     subj = [c for c in root.children if c.dep_ in {"nsubj", "nsubjpass"}]
-    return subj[0] if subj else None
+    return subject_outside_brackets(subj[0], root) if subj else None
 
 
 def standalone(sent, title: str, title_label: str, title_kinds: set[str],
                previous: tuple[str, str, bool] | None, others: dict[str, str] | None = None,
-               ) -> tuple[str | None, str, tuple[str, str, bool] | None]:
+               doc_text: str | None = None) -> tuple[str | None, str, tuple[str, str, bool] | None]:
     """(standalone text or None, reason when None, this sentence's subject as (name, label, plural)).
 
     `previous` is the subject of the sentence before. A subject pronoun takes the title entity or the previous
     subject, whichever fits its person and number, only if exactly one does ("ambiguous pronoun" otherwise).
     "The company" (a kind noun of the title, `title_kinds`) takes the title; a kind noun the document gives one
-    other name (`others`: {"series": "Corven Bay"}) takes that name.
+    other name (`others`: {"series": "Corven Bay"}) takes that name. `doc_text`: the parsed document's text, passed
+    by a caller that walks a long document sentence by sentence (spaCy builds `Doc.text` anew on every access).
     """
     others = others or {}
+    doc_text = sent.doc.text if doc_text is None else doc_text
     text = sent.text.strip()
     m = _LEADING.match(text)
     offset = sent.start_char + (m.end() if m else 0)
@@ -140,7 +147,7 @@ def standalone(sent, title: str, title_label: str, title_kinds: set[str],
             return None, "ambiguous pronoun" if candidates else "unresolved pronoun", None
         resolved_name = candidates[0][0]
         subject_info = candidates[0]
-        if re.search(rf"\b[Tt]he {re.escape(resolved_name)}\b", doc.text):
+        if re.search(rf"\b[Tt]he {re.escape(resolved_name)}\b", doc_text):
             resolved_name = f"the {resolved_name}"  # as the text writes it: "the Eiffel Tower"
         word = resolved_name + ("'s" if pron.dep_ == "poss" else "")
         replace.append((pron.idx, pron.idx + len(pron.text), word))
@@ -156,7 +163,7 @@ def standalone(sent, title: str, title_label: str, title_kinds: set[str],
         named = title if bare and title and subj.lemma_.lower() in title_kinds else \
             others.get(subj.lemma_.lower()) if bare else None
         if named:
-            resolved_name = f"the {named}" if re.search(rf"\b[Tt]he {re.escape(named)}\b", doc.text) else named
+            resolved_name = f"the {named}" if re.search(rf"\b[Tt]he {re.escape(named)}\b", doc_text) else named
             subject_info = (named, title_label if named == title else "", False)
             replace.append((dets[0].idx, subj.idx + len(subj.text), resolved_name))
         else:
@@ -167,7 +174,7 @@ def standalone(sent, title: str, title_label: str, title_kinds: set[str],
     if title and _fits("it", title_label, False, title) and (not subject_info or subject_info[0] != title):
         for t in sent:
             if t is not pron and t.lower_ in {"it", "its"} and t.dep_ in {"dobj", "pobj", "poss", "dative"}:
-                word = f"the {title}" if re.search(rf"\b[Tt]he {re.escape(title)}\b", doc.text) else title
+                word = f"the {title}" if re.search(rf"\b[Tt]he {re.escape(title)}\b", doc_text) else title
                 replace.append((t.idx, t.idx + len(t.text), word + ("'s" if t.dep_ == "poss" else "")))
     # pronoun subjects of clauses joined to the main one ("... and he won the league") take the main subject
     if subject_info:
@@ -175,7 +182,7 @@ def standalone(sent, title: str, title_label: str, title_kinds: set[str],
             if t is not pron and t.pos_ == "PRON" and t.dep_ in {"nsubj", "nsubjpass"} and t.head.dep_ == "conj" \
                     and _fits(t.lower_, subject_info[1], subject_info[2]):
                 replace.append((t.idx, t.idx + len(t.text), subject_info[0]))
-    out = doc.text[offset : sent.end_char]
+    out = sent.text[offset - sent.start_char :]
     for start, end, word in sorted(replace, reverse=True):
         if start >= offset:
             out = out[: start - offset] + word + out[end - offset :]
@@ -189,6 +196,16 @@ def _chunk_for(sentence: str, chunks) -> str:
     return max(chunks, key=lambda c: len(words & set(re.findall(r"\w+", c.text.lower())))).id
 
 
+def _parsed(ctx: RunContext, description: str, texts: list[str], keep: list[list[str]], batch: int = 64) -> list:
+    """`nlp.parse(texts, keep)`, parsed `batch` texts at a time under a progress bar counting texts."""
+    docs: list = []
+    with ctx.progress.task(description, total=len(texts)) as task:
+        for i in range(0, len(texts), batch):
+            docs += parse(texts[i : i + batch], keep[i : i + batch])
+            task.advance(len(texts[i : i + batch]))
+    return docs
+
+
 def corpus_facts(ctx: RunContext) -> list[Fact]:
     """Every document's standalone sentences and their questions (computed once per run)."""
     if "rule_facts" in ctx.derived:
@@ -198,17 +215,20 @@ def corpus_facts(ctx: RunContext) -> list[Fact]:
     pending: list[tuple[str, str, str, bool, str]] = []  # (text, doc_id, chunk_id, resolved, title)
     kinds: dict[str, str] = {}
     titles = [[c.title] if c.title else [] for c in cleaned]
-    for doc, clean, parsed in zip(ctx.corpus.documents, cleaned, parse((c.text for c in cleaned), titles)):
+    for doc, clean, parsed in zip(ctx.corpus.documents, cleaned,
+                                  _parsed(ctx, "rules: parse documents", [c.text for c in cleaned], titles)):
         title = _main_entity(clean.title, clean.text)
         for sent in parsed.sents:
             kinds.update(definitions(sent))
         title_label = _title_label(title, parsed) if title else ""
-        title_kinds = set(KIND_NOUNS_BY_LABEL.get(title_label, set()))
-        if kinds.get(title.lower()):
-            title_kinds.add(kinds[title.lower()].split()[-1])
+        defined = kinds.get(title.lower(), "").split()[-1:]  # "X is a song by Y": X is a work, whatever its NER type
+        title_label = next((label for label, nouns in KIND_NOUNS_BY_LABEL.items() if set(defined) & nouns),
+                           title_label)
+        title_kinds = set(KIND_NOUNS_BY_LABEL.get(title_label, set())) | set(defined)
         if clean.description:
             title_kinds.add(clean.description.split()[-1].lower())
         others = _kinds_of_other_names(parsed, title)
+        doc_text = parsed.text
         title_kinds -= set(others)
         previous = None
         chunks = ctx.corpus.chunks_of(doc.id)
@@ -216,7 +236,8 @@ def corpus_facts(ctx: RunContext) -> list[Fact]:
             if len([t for t in sent if not t.is_punct]) < 4:
                 continue
             text, reason, previous_now = standalone(sent, title, title_label, title_kinds, previous,
-                                                    {k: next(iter(v)) for k, v in others.items() if len(v) == 1})
+                                                    {k: next(iter(v)) for k, v in others.items() if len(v) == 1},
+                                                    doc_text)
             previous = previous_now or previous
             if text is None:
                 stats.dropped[reason] += 1
@@ -225,8 +246,8 @@ def corpus_facts(ctx: RunContext) -> list[Fact]:
             pending.append((absolute_time(text, doc.date), doc.id, _chunk_for(sent.text, chunks), resolved, title))
     facts = []
     seen: set[tuple[str, str]] = set()
-    for (text, doc_id, chunk_id, resolved, _), parsed in zip(pending, parse((p[0] for p in pending),
-                                                                              ([p[4]] if p[4] else [] for p in pending))):
+    for (text, doc_id, chunk_id, resolved, _), parsed in zip(pending, _parsed(
+            ctx, "rules: parse sentences", [p[0] for p in pending], [[p[4]] if p[4] else [] for p in pending])):
         if (doc_id, text) in seen:
             continue
         seen.add((doc_id, text))
@@ -375,8 +396,10 @@ def verify(ctx: RunContext, pairs: list[Pair]) -> tuple[list[Pair], list[dict]]:
     return kept, dropped
 
 
-def _wh_for(label: str) -> str:
-    return "Who" if label == "PERSON" else "What"
+def _wh_for(asked: list[Question]) -> str:
+    """The wh-word of a question joining several questions' predicates: "Who" only when each of them asked "Who"
+    (a title the NER typed PERSON but the text calls "a song" is asked "What")."""
+    return "Who" if all(q.text.startswith("Who ") for q in asked) else "What"
 
 
 def surface_entities(ctx: RunContext, pairs: list[Pair]) -> list[Pair]:
@@ -409,7 +432,7 @@ def surface_entities(ctx: RunContext, pairs: list[Pair]) -> list[Pair]:
             distinct = list({q.predicate: (f, q) for f, q in items}.values())
             if len(distinct) < 2 or len({f.sentence for f, _ in distinct}) < 2:
                 continue
-            wh = _wh_for(distinct[0][1].label)
+            wh = _wh_for([q for _, q in distinct])
             for group in (distinct[:2], distinct[:4]) if len(distinct) >= 3 else (distinct[:2],):
                 preds = [q.predicate for _, q in group]
                 if any(name.lower() in p.lower() for p in preds):
@@ -440,9 +463,9 @@ def cross_document(ctx: RunContext, pairs: list[Pair]) -> list[Pair]:
             if len(docs) < 2:
                 continue
             (f1, q1), (f2, q2) = per_doc[docs[0]][0], per_doc[docs[1]][0]
-            if name.lower() in (q1.predicate + q2.predicate).lower():
-                continue
-            out.append(pair_from(f"{_wh_for(q1.label)} {q1.predicate} and {q2.predicate}?",
+            if name.lower() in (q1.predicate + q2.predicate).lower() or q1.predicate == q2.predicate:
+                continue  # a name in its clue, or one fact twice (two copies of a sentence)
+            out.append(pair_from(f"{_wh_for([q1, q2])} {q1.predicate} and {q2.predicate}?",
                                  answer(name, f"{f1.sentence} {f2.sentence}"), "cross_document",
                                  [f1.source, f2.source]))
         shared: dict[tuple[str, str], dict[str, Fact]] = defaultdict(dict)

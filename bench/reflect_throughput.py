@@ -1,10 +1,13 @@
 """Reflection throughput and quality on a 10-document invented corpus.
 
     HF_HUB_OFFLINE=1 flock /tmp/memo-bench.lock .venv/bin/python bench/reflect_throughput.py [--full-docs 2]
+        [--long-document CHARS]
 
 Variants, each on a cold response cache then re-run on the warm one:
   rules             spaCy's parse, no generator model (the default with the embedded generator)
   full (optional)   the paper-faithful prompts with the embedded generator, on the first --full-docs documents
+  long (optional)   rules on one document of CHARS characters on a single line: the distinct paragraphs of the
+                    MuSiQue sample joined (how the profile scales with a document's length)
 Prints a markdown table: wall time (median of --repeats cold runs for rules-only variants), pairs, pairs/minute,
 generator tokens per pair, schema-valid share, self-contained share, cache hit rate on re-run.
 """
@@ -12,12 +15,14 @@ generator tokens per pair, schema-valid share, self-contained share, cache hit r
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import statistics
 import tempfile
 import time
 from pathlib import Path
 
+SAMPLE = Path("/work/shared/data/musique/musique_hipporag_subset.json")
 DOCS = [
     "Marie Dubois founded the Lumen Bakery in Veldmark in 1998. She was born in Lyon in 1970. The Lumen Bakery won "
     "the Golden Whisk award in 2005. In 2010 Marie Dubois opened a second shop in Harlow.",
@@ -78,6 +83,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--repeats", type=int, default=3, help="cold runs of the rules-only variant (median reported)")
     ap.add_argument("--full-docs", type=int, default=0, help="also run the full profile on this many documents")
+    ap.add_argument("--long-document", type=int, default=0, metavar="CHARS",
+                    help="also run the rules profile on one single-line document of this many characters")
     args = ap.parse_args()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     with tempfile.TemporaryDirectory(prefix="reflect-bench-") as tmp:
@@ -96,6 +103,13 @@ def bench(work: Path, args: argparse.Namespace) -> None:
         for i, text in enumerate(DOCS[: args.full_docs]):
             (work / "few" / f"doc{i:02d}.txt").write_text(text, encoding="utf-8")
         variants.append((f"full (135M, {args.full_docs} docs)", work / "few", ReflectConfig(profile="full"), 1))
+    if args.long_document:
+        sample = json.loads(SAMPLE.read_text(encoding="utf-8"))
+        paragraphs = dict.fromkeys(p["paragraph_text"] for q in sample for p in q["paragraphs"])
+        (work / "long").mkdir()
+        (work / "long" / "long.txt").write_text(" ".join(paragraphs)[: args.long_document], encoding="utf-8")
+        variants.append((f"rules, one {args.long_document:,}-character line", work / "long",
+                         ReflectConfig(profile="rules"), 1))
     print("| variant | docs | wall s (cold) | pairs | pairs/min | gen. calls | tokens/pair | schema-valid | "
           "self-contained | re-run: calls, cache hit rate, wall s, identical |")
     print("|---|---|---|---|---|---|---|---|---|---|")

@@ -648,3 +648,11 @@ def test_a_file_name_the_text_never_names_is_no_referent(tmp_path):
     assert not [q for q in questions if "Notes" in q or "notes" in q], questions
     assert "Where was Edda Wendt born?" in questions  # a file name the text names is still the main entity
     assert m["dropped"]["direct"]["unresolved pronoun"] == 1
+
+
+def test_a_sentence_initial_article_a_is_lower_cased_inside_a_question_and_an_acronym_is_kept():
+    texts = [q.text for q in asked("A small fleet of fishing boats was built for the Duke of Carrow in 1871.")]
+    assert any("was a small fleet of fishing boats built" in t for t in texts), texts
+    assert not any(" A small fleet" in t for t in texts), texts
+    texts = [q.text for q in asked("NASA launched the Veltra probe in 1977.")]
+    assert any("did NASA launch" in t for t in texts), texts

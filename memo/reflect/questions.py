@@ -906,7 +906,7 @@ def gerund_events(sent: Span) -> list[Question]:
 
 def _lower_first(text: str, tokens: list[Token]) -> str:
     """Lower-case a phrase's first word when it started the sentence and is not a name."""
-    if tokens and tokens[0].i == tokens[0].sent.start and not text[:2].isupper() \
+    if tokens and tokens[0].i == tokens[0].sent.start and not (tokens[0].text.isupper() and tokens[0].text != "A") \
             and (tokens[0].pos_ in {"DET", "ADP", "ADV", "PRON"} or (tokens[0].pos_ == "ADJ" and not tokens[0].ent_type_)):
         return text[:1].lower() + text[1:]
     return text

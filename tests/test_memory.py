@@ -211,7 +211,13 @@ def _kill_when_checkpointed(proc: subprocess.Popen, ckpt_glob_root: Path, min_st
     deadline = time.time() + timeout
     while time.time() < deadline:
         # A checkpoint is complete once its memo_state.json is written (the trainer's checkpoint-<step> folders).
-        for state in ckpt_glob_root.glob("checkpoints/*/checkpoint-*/memo_state.json"):
+        # A folder listed may be gone when it is read: train() clears a run folder without a complete checkpoint
+        # as it starts, and the trainer removes older checkpoints as it goes.
+        try:
+            states = list(ckpt_glob_root.glob("checkpoints/*/checkpoint-*/memo_state.json"))
+        except FileNotFoundError:
+            states = []
+        for state in states:
             steps = int(state.parent.name.rsplit("-", 1)[1])
             if steps >= min_steps:
                 proc.send_signal(signal.SIGKILL)

@@ -28,7 +28,7 @@ FACTS_2 = [("Sela Varn", "Pimtoa"), ("Oru Dask", "Felmire"), ("Ianto Rook", "Zub
 # Enough to memorise 4 facts from random weights in a few seconds; stops as soon as all are recalled (eval_size
 # covers every pair, old and new, when `memo add` continues training with this recipe). No spaced repetition: its
 # slots train rule rewrites of the questions, which a tiny random model does not generalise from; with them the
-# continued training oscillated between 62% and 88% recall for 60 epochs (transformers 5.24, 2026-12-02).
+# continued training oscillated between 62% and 88% recall for 60 epochs (fresh environment of 2026-12-02).
 TINY_RECIPE = TrainConfig(max_epochs=60, lr=1e-2, schedule="constant", warmup_ratio=0.0, freeze_embeddings=False,
                           freeze_layers=0, eval_size=8, patience=1000, abstention_ratio=0.0, spaced_repetition=False)
 

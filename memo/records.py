@@ -29,15 +29,29 @@ def is_abstention(answer: str) -> bool:
 
 #: Longest leading sentence (in words) read as an answer's short fact when more text follows it.
 SHORT_LEAD = 5
+#: Longest leading phrase read as the short fact when the text after it restates it word for word: a description
+#: or a long name ("The period of Queen Victoria's reign. The Victorian era was the period of Queen Victoria's reign
+#: from 1837 to 1901."), which a first sentence that is a fact of its own never is.
+RESTATED_LEAD = 12
 
 
 def answer_lead(answer: str) -> str | None:
-    """The short fact an answer-first answer leads with: its first sentence when that has at most `SHORT_LEAD`
-    words and more text follows ("Marrowby. Mira Castell was born in Marrowby." -> "Marrowby."); else None."""
+    """The short fact an answer-first answer leads with: its first sentence when more text follows and it has at
+    most `SHORT_LEAD` words, or at most `RESTATED_LEAD` words that the rest restates ("Marrowby. Mira Castell was
+    born in Marrowby." -> "Marrowby."); else None."""
     sentences = split_sentences(answer)
-    if len(sentences) > 1 and 0 < len(sentences[0].rstrip(".!?").split()) <= SHORT_LEAD:
+    if len(sentences) < 2:
+        return None
+    words = len(sentences[0].rstrip(".!?").split())
+    if 0 < words <= SHORT_LEAD or (words <= RESTATED_LEAD and restates(" ".join(sentences[1:]), sentences[0])):
         return sentences[0]
     return None
+
+
+def restates(text: str, phrase: str) -> bool:
+    """Whether `text` contains `phrase` word for word (after `normalize_text`)."""
+    fact = normalize_text(phrase)
+    return bool(fact) and f" {fact} " in f" {normalize_text(text)} "
 
 
 def pair_id(question: str, answer: str) -> str:

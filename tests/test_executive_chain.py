@@ -217,11 +217,18 @@ def test_degraded_is_saved_loaded_and_rendered(tmp_path):
     ("When was the Osk mural painted?", "June 1931.", "June 1931"),
     ("Where was Ludo Ferrant born?", "In Porto Velho.", "Porto Velho"),
     ("Who is the mayor of Pellin?", "Ines Okafor is mayor.", "Ines Okafor"),
+    # a description is itself the fact, up to 12 words; a date is still read out of a longer answer
+    ("What was the Dunmore age?", "The period of King Arvid's reign in Velmark.",
+     "period of King Arvid's reign in Velmark"),
+    ("When did the Dunmore age end?", "After the first war of the coast, in 1642.", "1642"),
     # a number inside a written date is the whole date; an abbreviation's period ends no lead
     ("When did the Osk strike start?", "Between March 3, 1921 and May 9, 1922. The Osk strike was long.",
      "March 3, 1921"),
     ("When was the Osk mural painted?", "Ludo Ferrant painted it on 14 June 1931 in Pellin.", "14 June 1931"),
     ("Where is the Osk mural?", "St. Aubel's Church. The Osk mural hangs in St. Aubel's Church.", "St. Aubel's Church"),
+    # a longer lead is the short fact when the context restates it (a description, a long name)
+    ("What was the Dunmore age?", "The period of King Arvid's reign in Velmark. The Dunmore age was the period of "
+     "King Arvid's reign in Velmark.", "The period of King Arvid's reign in Velmark"),
     ("When was the Osk mural painted?", "In 1931, Ludo Ferrant painted the Osk mural.", "1931"),  # "In" is no month
     ("When did Ludo Ferrant die?", "Ludo Ferrant died on Dec. 3, 1961 in Pellin.", "Dec. 3, 1961"),
     ("Who painted the Osk mural?", "The Osk mural was painted by Dr. Ines Okafor in 1931.", "Dr. Ines Okafor"),

@@ -514,6 +514,9 @@ def test_only_an_answer_first_answer_is_cut_to_its_short_fact():
 
     answers = {"Marrowby. Mira Castell was born in Marrowby.": "Marrowby.",
                "June 1931. The album was released on 12 June 1931.": "June 1931.",
+               "The second studio album by Grey Harbour. Low Tide is the second studio album by Grey Harbour.":
+                   "The second studio album by Grey Harbour.",
+               "Ilse Varga founded the lab in 1902 in Tarvik. Its engineer was Tomas Reeve.": None,
                "Dr. Ilse Varga founded the lab.": None, "St. Albans is a cathedral city.": None,
                "It opened in 1902. Its engineer was Tomas Reeve.": None, "Tomas Brell guards the vaults.": None}
     cut = answer_leads([Pair(question="q", answer=a) for a in answers])

@@ -13,7 +13,7 @@ from memo.reflect import ReflectConfig, read_reflections, reflect
 from memo.reflect.checks import self_containment_problems
 from memo.reflect.clean import clean_document
 from memo.reflect.nlp import named_entities, parse
-from memo.reflect.questions import (appositions, clauses, gerund_events, questions, relations,
+from memo.reflect.questions import (abbreviations, appositions, clauses, gerund_events, questions, relations,
                                    subject_outside_brackets)
 from memo.reflect.rule_steps import standalone
 
@@ -656,3 +656,52 @@ def test_a_sentence_initial_article_a_is_lower_cased_inside_a_question_and_an_ac
     assert not any(" A small fleet" in t for t in texts), texts
     texts = [q.text for q in asked("NASA launched the Veltra probe in 1977.")]
     assert any("did NASA launch" in t for t in texts), texts
+
+
+def test_typewriter_quotes_of_tokenised_text_become_plain_quotes():
+    text = clean_document("The ``Wind and Salt ''Trio toured with ``Grey Harbour ''(1998) and ``Low Tide''.").text
+    assert text == 'The "Wind and Salt" Trio toured with "Grey Harbour" (1998) and "Low Tide".', text
+
+
+def test_a_reported_clause_stays_in_the_question_about_who_reported_it():
+    qs = asked("Engineer Tove Halm wrote that the flood divided Marsby into two districts.")
+    subject = next(q for q in qs if q.role == "subject")
+    assert subject.text == "Who wrote that the flood divided Marsby into two districts?"
+    assert subject.answer == "Tove Halm"
+    # a reported clause about a pronoun cannot stand alone, and "is that ..." reports nothing
+    assert not any("that" in q.text for q in asked("Tove Halm said he would return to Marsby."))
+    assert not any("that" in q.text for q in asked("The problem was that the Marsby canal froze."))
+
+
+def test_a_long_description_is_answered_by_its_noun_and_first_modifier():
+    qs = asked("The Dunmore age of Velmark was the period of King Arvid's reign from March 1610 to June 1642.")
+    q = next(q for q in qs if q.role == "attr")
+    assert q.text == "What was the Dunmore age of Velmark?" and q.answer == "The period of King Arvid's reign"
+
+
+def test_this_describing_what_the_sentence_before_described_is_its_subject():
+    sents = _sentences("The Dunmore age of Velmark was the period of King Arvid's reign. This was a time of peace "
+                       "for the towns of the coast.")
+    _, _, prev = standalone(sents[0], "Velmark", "GPE", set(), None)
+    assert standalone(sents[1], "Velmark", "GPE", set(), prev)[0] == \
+        "The Dunmore age of Velmark was a time of peace for the towns of the coast."
+    # after an action, "this" is the event, not the actor; nor is a person "this"
+    sents = _sentences("The Velmark council closed the port in 1650. This was a blow to the fishing towns.")
+    _, _, prev = standalone(sents[0], "Velmark", "GPE", set(), None)
+    assert standalone(sents[1], "Velmark", "GPE", set(), prev)[:2] == (None, "refers to an earlier sentence")
+    sents = _sentences("Arvid Holm was the king of Velmark. This was a surprise to the court.")
+    _, _, prev = standalone(sents[0], "Velmark", "GPE", set(), None)
+    assert standalone(sents[1], "Velmark", "GPE", set(), prev)[0] is None
+
+
+def test_a_short_form_is_asked_what_it_stands_for():
+    def abbreviated(sentence):
+        return {q.text: q.answer for s in parsed(sentence).sents for q in abbreviations(s)}
+
+    assert abbreviated("The Kestrel Valley Rail Company (KVRC) was founded in Dunmore in 1881.") == {
+        "What does KVRC stand for?": "The Kestrel Valley Rail Company",
+        "What is the abbreviation of the Kestrel Valley Rail Company?": "KVRC"}
+    assert abbreviated("The Velmark Coastal Rangers, commonly abbreviated as the VCR, guard the northern shore.") == {
+        "What does VCR stand for?": "The Velmark Coastal Rangers"}
+    # a bracket that does not spell the words before it is no short form of them
+    assert abbreviated("The Kestrel Valley Rail Company (UK) was founded in 1881.") == {}

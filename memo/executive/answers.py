@@ -12,9 +12,12 @@ reflections taught it. Two things need the short fact inside such a sentence, de
 what the question asks for (a number or date, or a name), and what the answer adds to the question.
 
 1. An answer that leads with a short fact ("Marrowby. Mira Castell was born in Marrowby.": a first sentence
-   of at most `memo.records.SHORT_LEAD` words followed by more text) gives that fact.
-2. A one-sentence answer of at most `SHORT_LEAD` words none of whose content words the question has gives
-   itself, function words trimmed from its ends ("June 1982." for "When was Diego Maradona signed?").
+   of at most `memo.records.SHORT_LEAD` words followed by more text, or of at most `RESTATED_LEAD` words that
+   the text after it restates) gives that fact.
+2. A one-sentence answer none of whose content words the question has gives itself, function words trimmed from
+   its ends, up to `SHORT_LEAD` words for a question asking for a number or date ("June 1982." for "When was
+   Diego Maradona signed?") and up to `RESTATED_LEAD` for others (a description: "The period of Queen
+   Victoria's reign." for "What was the Victorian era?").
 3. Otherwise the first span of the expected kind that the question does not already contain: a number for
    "when / what year / how many / how much / how old / how long" questions (a number inside a written date
    gives the whole date: "December 14, 1814"; a currency sign and a scale word stay: "$4.5 million"), else a
@@ -32,7 +35,7 @@ import re
 from typing import Sequence
 
 from ..corpus import split_sentences
-from ..records import SHORT_LEAD, answer_lead, is_abstention, normalize_text
+from ..records import RESTATED_LEAD, SHORT_LEAD, answer_lead, is_abstention, normalize_text
 from .trace import Exchange
 
 # Words that begin a question asking for a number or a date.
@@ -78,10 +81,10 @@ def short_answer(question: str, answer: str) -> str:
     sentences = split_sentences(text)
     lead = sentences[0].rstrip(".!?").strip()
     asked = set(_words(question))
-    if len(sentences) == 1 and len(lead.split()) <= SHORT_LEAD and not any(
+    numeric = bool(_NUMERIC_QUESTION.match(question))
+    if len(sentences) == 1 and len(lead.split()) <= (SHORT_LEAD if numeric else RESTATED_LEAD) and not any(
             _in_question(t, asked) for t in lead.split() if normalize_text(t) not in _FUNCTION):
         return _dedupe(_trim_known(lead, asked) or lead)  # a short answer that only adds to the question
-    numeric = bool(_NUMERIC_QUESTION.match(question))
     spans = [(_trim_name(m.group()), s[: m.start()]) for s in sentences for m in _NAME.finditer(s)]
     spans = [(name, before) for name, before in spans if name and not set(_words(name)) <= asked]
     if _PLACE_QUESTION.match(question):  # stable sort: names after a preposition of place first

@@ -13,7 +13,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from ..formats import REFLECTIONS_FILE
-from ..records import Pair, answer_lead, normalize_text
+from ..records import Pair, answer_lead, restates
 
 
 @dataclass
@@ -83,10 +83,7 @@ def _short_fact(answer: str) -> str | None:
     founded it." (an abbreviation, not a sentence) and "It opened in 1902. Its engineer was Tomas Reeve." (two
     facts) stay whole."""
     lead = answer_lead(answer)
-    if lead is None:
-        return None
-    fact, rest = normalize_text(lead), normalize_text(answer[len(lead):])
-    return lead if fact and f" {fact} " in f" {rest} " else None
+    return lead if lead is not None and restates(answer[len(lead):], lead) else None
 
 
 def answer_leads(pairs: list[Pair]) -> list[Pair]:

@@ -4,8 +4,9 @@
 can call it too. What it removes never carries a fact a question should ask about; what carries facts is kept or
 rewritten into a plain sentence ("X (born 1962 in Rome) is ..." -> "X is ... X was born 1962 in Rome.").
 Conventions handled: CommonMark/GitHub Markdown (headings, emphasis, links, images, code, lists, block quotes,
-tables, footnotes), HTML tags and entities, and the encyclopedia conventions of bracketed reference marks ("[1]",
-"[citation needed]") and pronunciation/foreign-name glosses in parentheses ("(/ˈɪzreɪəl/; Hebrew: ...)").
+tables, footnotes), HTML tags and entities, the typewriter quotes of tokenised corpora (``X'' -> "X"), and the
+encyclopedia conventions of bracketed reference marks ("[1]", "[citation needed]") and pronunciation/foreign-name
+glosses in parentheses ("(/ˈɪzreɪəl/; Hebrew: ...)").
 """
 
 from __future__ import annotations
@@ -45,6 +46,9 @@ _DATE = r"(?:c\.\s*)?(?:[A-Z][a-z]+\.?\s+)?(?:\d{1,2},?\s+)?(?:[A-Z][a-z]+\.?\s+
 _PLACE = r"(?:(?:,?\s+in\s+|,\s+)(?P<{}>[A-Z][^–—]*?))?"  # "1850 in Oderby", "1850, Oderby"
 LIFE_SPAN = re.compile(rf"^\s*(?P<born>{_DATE}){_PLACE.format('born_in')}\s*[–—-]\s*"
                        rf"(?P<died>{_DATE}){_PLACE.format('died_in')}\s*$")
+# Typewriter quotes of tokenised corpora (Penn Treebank, LaTeX): ``Sea, Air, and Land ''Teams -> "Sea, Air, and
+# Land" Teams
+_TEX_QUOTE = re.compile(r"``\s*([^`'\n]*?(?:'(?!')[^`'\n]*?)*)\s*''(?=([\w(])?)")
 _ALIAS = re.compile(r"^\s*(also|sometimes|formerly|originally|commonly|often|better)?\s*(known|called|named) as\s", re.I)
 
 
@@ -180,6 +184,7 @@ def clean_document(text: str, title: str = "") -> CleanDocument:
     out = []
     for para in paragraphs:
         s = " ".join(para)
+        s = _TEX_QUOTE.sub(lambda mm: f'"{mm.group(1)}"' + (" " if mm.group(2) else ""), s)
         s = _IMAGE.sub("", s)
         s = _REF_MARK.sub("", s)
         s = _LINK.sub(lambda mm: mm.group(1) or mm.group(2), s)

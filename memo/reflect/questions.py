@@ -25,7 +25,9 @@ if TYPE_CHECKING:  # spaCy (and torch, through thinc) load where text is parsed:
     from spacy.tokens import Span, Token
 
 SUBJECT_DEPS = {"nsubj", "nsubjpass"}
-CORE_DEPS = {"dobj", "attr", "oprd", "acomp", "dative", "prt", "xcomp"}
+# "ccomp": the clause a verb of saying or thinking reports ("wrote that the riots divided Birmingham"), kept only
+# when it names its own subject (`_reported`)
+CORE_DEPS = {"dobj", "attr", "oprd", "acomp", "dative", "prt", "xcomp", "ccomp"}
 COMPLEMENT_DEPS = CORE_DEPS | {"prep", "agent", "npadvmod", "advmod"}
 TRIM_DEPS = {"relcl", "acl", "appos", "advcl", "parataxis", "ccomp", "conj", "cc"}
 LABEL_WH = {"ORG": "which organisation", "WORK_OF_ART": "which work", "EVENT": "which event", "GPE": "which place",
@@ -355,6 +357,10 @@ def _target(comp: Token, role: str, kinds: dict[str, str] | None = None) -> Targ
         return Target(np, "how much", text, label, role, prep)
     if label == "PERCENT":
         return Target(np, "what percentage", text, label, role, prep)
+    if len(np) > 12 and role in {"attr", "oprd"}:  # a long description: its noun and first modifier phrase,
+        cut = [c.i for c in head.children if c.dep_ == "prep" and c.i > head.i][1:2]  # the rest is context
+        np = [t for t in np if not cut or t.i < cut[0]]
+        text = _span(np)
     if label in {"ORDINAL", "CARDINAL"} or len(np) > 12:
         return None
     thing = (kind and kind[0] in KIND_NOUNS) or (defined and defined.split()[-1] in KIND_NOUNS)
@@ -530,13 +536,25 @@ def clauses(sent: Span) -> list[Clause]:
             verb_text = _inflect(v.lemma_, "VBZ" if tensed and tensed[0].tag_ != "VBD" else "VBD") or verb_text
         inside = {t.i for t in subj}
         after = [(c, c.dep_) for c in v.children if c.dep_ in COMPLEMENT_DEPS and c.i > v.i and c.i not in inside
-                 and not (v.lemma_ == "bear" and c.dep_ in {"dobj", "oprd", "attr"})]  # a birth name: `_birth_names`
+                 and not (v.lemma_ == "bear" and c.dep_ in {"dobj", "oprd", "attr"})  # a birth name: `_birth_names`
+                 and (c.dep_ != "ccomp" or _reported(c))]
         before = [(c, c.dep_) for c in v.children if c.dep_ in {"prep", "npadvmod"} and c.i < v.i
                   and c.i not in inside and (c.dep_ == "npadvmod" or any(o.dep_ == "pobj" for o in c.children))]
         subject_text = subj[0].doc[subj[0].i : subj[-1].i + 1].text
         out.append(Clause(v, subj, subject_text, _label(subj), aux_text, verb_text, after + before,
                           any(c.dep_ == "neg" for c in v.children), aliases(list(_head(subj).subtree))))
     return out
+
+
+def _reported(ccomp: Token) -> bool:
+    """The clausal complement `ccomp` can stand in a question about its verb's subject: a verb other than "be"
+    reports it ("Who wrote that the riots divided Birmingham?", not "What is that ...?"), it names its own subject
+    (not "he would return"), and it has no object of its verb before it ("told the king that ...")."""
+    verb = ccomp.head
+    subj = [c for c in ccomp.children if c.dep_ in SUBJECT_DEPS]
+    return verb.lemma_ != "be" and bool(subj) and subj[0].pos_ != "PRON" \
+        and subj[0].lower_ not in {"this", "these", "that", "those"} \
+        and not any(c.dep_ in {"dobj", "dative"} for c in verb.children)
 
 
 def appositions(sent: Span) -> list[Question]:
@@ -876,6 +894,57 @@ def _family(sent: Span) -> list[Question]:
     return out
 
 
+def abbreviations(sent: Span) -> list[Question]:
+    """What a short form stands for, from the two ways a text introduces one: "X, commonly abbreviated as Y" and
+    "X (Y)" where Y spells the initials of X's capitalised words ("the National Oceanic and Atmospheric
+    Administration (NOAA)") -> "What does Y stand for?" (X); the bracketed form is also asked the other way ("What
+    is the abbreviation of X?" -> Y)."""
+    doc = sent.doc
+    out = []
+    for tok in sent:
+        if tok.lemma_.lower() == "abbreviate" and tok.tag_ == "VBN":
+            shorts = [o for p in tok.children if p.dep_ == "prep" and p.lower_ in {"as", "to"}
+                      for o in p.children if o.dep_ == "pobj"] + [o for o in tok.children if o.dep_ in {"oprd", "dobj"}]
+            full = tok.head if tok.dep_ == "acl" else next((c for c in tok.children if c.dep_ == "nsubjpass"), None)
+            if shorts and full is not None and full.pos_ != "PRON":
+                short = _span([t for t in phrase(shorts[0]) if t.dep_ != "det"])
+                long_form = _cap(_span(phrase(full)))
+                if short and long_form:
+                    out.append(_stands_for(short, long_form))
+        elif tok.text == "(" and tok.i + 2 < sent.end and doc[tok.i + 2].text == ")" \
+                and re.fullmatch(r"[A-Z][A-Z&]{1,7}s?", doc[tok.i + 1].text):
+            short = doc[tok.i + 1].text
+            long_form = _spelled_by(doc[sent.start : tok.i], short.rstrip("s").replace("&", ""))
+            if long_form:
+                out += [_stands_for(short, long_form),
+                        Question(_tidy(f"what is the abbreviation of {long_form}?"), short, "", "abbreviation",
+                                 False, f"is abbreviated as {short}", [_tidy(f"what is {long_form} abbreviated as?")])]
+    return out
+
+
+def _stands_for(short: str, long_form: str) -> Question:
+    return Question(_tidy(f"what does {short} stand for?"), _cap(long_form), "", "abbreviation", False,
+                    f"stands for {long_form}", [_tidy(f"what is {short} short for?"),
+                                                _tidy(f"what is the full name of {short}?")])
+
+
+def _spelled_by(before: Span, letters: str) -> str:
+    """The run of capitalised words ending `before` whose initials spell `letters` (small words such as "of",
+    "and" between them), as the text writes it; "" when none does."""
+    words: list[Token] = []
+    for t in reversed(before):
+        if t.is_title or t.is_upper:
+            words.append(t)
+            if len(words) == len(letters):
+                break
+        elif not (words and t.lower_ in {"of", "and", "for", "on", "in", "the", "de", "du", "&"}):
+            return ""
+    if len(words) != len(letters) or "".join(w.text[0] for w in reversed(words)).upper() != letters.upper():
+        return ""
+    the = "the " if words[-1].i > before.start and words[-1].nbor(-1).lower_ == "the" else ""
+    return the + _span([words[-1], before[-1]])
+
+
 def gerund_events(sent: Span) -> list[Question]:
     """A dated action named by a gerund whose doer is only a pronoun, asked about its object in the passive: "...
     resulted in his founding the Republic of Ostrand in 1930" -> "When was the Republic of Ostrand founded?"
@@ -1011,7 +1080,7 @@ def questions(clause: Clause, kinds: dict[str, str] | None = None) -> list[Quest
                                 subj_target.named, predicate, forms[1:]))
     for comp, role in comps:
         t = target_for(comp, role, kinds)
-        if t is None:
+        if t is None or any(r == "ccomp" for _, r in comps):  # "What did X claim that ... after?": too long
             continue
         rest_core = [(c, r) for c, r in core if c is not comp]
         rest_all = [(c, r) for c, r in comps if c is not comp]

@@ -1078,9 +1078,10 @@ def questions(clause: Clause, kinds: dict[str, str] | None = None) -> list[Quest
         if forms:
             out.append(Question(forms[0], _cap(subj_target.answer), subj_target.label, "subject",
                                 subj_target.named, predicate, forms[1:]))
-    for comp, role in comps:
+    reports = any(r == "ccomp" for _, r in comps)  # its other parts are not asked: "What did X claim that ... after?"
+    for comp, role in [] if reports else comps:
         t = target_for(comp, role, kinds)
-        if t is None or any(r == "ccomp" for _, r in comps):  # "What did X claim that ... after?": too long
+        if t is None:
             continue
         rest_core = [(c, r) for c, r in core if c is not comp]
         rest_all = [(c, r) for c, r in comps if c is not comp]

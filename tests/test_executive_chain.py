@@ -235,6 +235,13 @@ def test_degraded_is_saved_loaded_and_rendered(tmp_path):
     ("Which navy did Ludo Ferrant join?", "Ludo Ferrant joined the U.S. Navy in 1942.", "U.S. Navy"),
     ("Who wrote the Osk guide?", "The Osk guide was written by J. R. Hollin in 1950.", "J. R. Hollin"),
     ("How much did the Osk mural cost?", "The Osk mural cost $4.5 million in 1931.", "$4.5 million"),
+    # a sentence of names joined by function words is the fact, less the names the question has
+    ("What does KVR stand for in the Pellin KVR?", 'The Pellin Navy\'s "Keel, Vane, and Rudder" Corps.',
+     'Pellin Navy\'s "Keel, Vane, and Rudder" Corps'),
+    ("Who is the CEO of Brisk Foods?", "Ines Okafor is the CEO of Brisk Foods.", "Ines Okafor"),
+    ("Which league do the Pellin Owls play in?", "The Pellin Owls are in the North Division of the Aubel League.",
+     "North Division of the Aubel League"),
+    ("In which country is Marrowby?", "Marrowby is a town in northern Velmark.", "Velmark"),  # "town": rule 4
 ])
 def test_short_answer(question, answer, short):
     assert short_answer(question, answer) == short

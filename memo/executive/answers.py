@@ -18,14 +18,19 @@ what the question asks for (a number or date, or a name), and what the answer ad
    its ends, up to `SHORT_LEAD` words for a question asking for a number or date ("June 1982." for "When was
    Diego Maradona signed?") and up to `RESTATED_LEAD` for others (a description: "The period of Queen
    Victoria's reign." for "What was the Victorian era?").
-3. Otherwise the first span of the expected kind that the question does not already contain: a number for
+3. A one-sentence answer to a question not asking for a number whose words are all capitalised, numbers or
+   function words (names and titles joined by "is", "of", "and": 'The U.S. Navy's "Sea, Air, and Land" Teams.')
+   gives itself, up to `RESTATED_LEAD` words, with the words the question has trimmed from both ends ("Ines
+   Okafor is the CEO of Brisk Foods." for "Who is the CEO of Brisk Foods?" -> "Ines Okafor"). Such an answer has
+   no verb or noun telling which of its names is the fact, so the one the question does not have is.
+4. Otherwise the first span of the expected kind that the question does not already contain: a number for
    "when / what year / how many / how much / how old / how long" questions (a number inside a written date
    gives the whole date: "December 14, 1814"; a currency sign and a scale word stay: "$4.5 million"), else a
    capitalised name (runs of capitalised words, initials and abbreviations the sentence splitter kept, joined by
    lower-case particles such as "of": "Dr. Ines Okafor", "U.S. Navy"); for "where / in which ..." questions, a
    name after a preposition of place ("born in Porto Velho") before any other name. The other kind is the
    second choice.
-4. Otherwise the first sentence with the question's own words trimmed from both ends
+5. Otherwise the first sentence with the question's own words trimmed from both ends
    ("Veltrona Labs makes salt-water batteries." for "What does Veltrona Labs make?" -> "salt-water batteries").
 """
 
@@ -85,6 +90,8 @@ def short_answer(question: str, answer: str) -> str:
     if len(sentences) == 1 and len(lead.split()) <= (SHORT_LEAD if numeric else RESTATED_LEAD) and not any(
             _in_question(t, asked) for t in lead.split() if normalize_text(t) not in _FUNCTION):
         return _dedupe(_trim_known(lead, asked) or lead)  # a short answer that only adds to the question
+    if not numeric and len(sentences) == 1 and len(lead.split()) <= RESTATED_LEAD and _names_only(lead):
+        return _dedupe(_trim_known_names(lead, asked) or lead)  # names joined by function words
     spans = [(_trim_name(m.group()), s[: m.start()]) for s in sentences for m in _NAME.finditer(s)]
     spans = [(name, before) for name, before in spans if name and not set(_words(name)) <= asked]
     if _PLACE_QUESTION.match(question):  # stable sort: names after a preposition of place first
@@ -179,6 +186,41 @@ def _trim_known(sentence: str, asked: set[str]) -> str:
     while tokens and known(tokens[-1]):
         tokens.pop()
     return " ".join(tokens).strip(" ,;:")
+
+
+def _is_function(token: str) -> bool:
+    word = normalize_text(token)
+    return not word or word in _FUNCTION
+
+
+def _names_only(sentence: str) -> bool:
+    """Whether every word of `sentence` is capitalised, starts with a digit or is a function word: names and
+    titles joined by "is", "of", "and" ("The U.S. Navy's "Sea, Air, and Land" Teams", "Ines Okafor is the CEO of
+    Brisk Foods"), with no lower-case verb or noun whose role the sentence alone would have to tell."""
+    words = [token.strip("\"'“”‘’()[],;:.!?") for token in sentence.split()]
+    return all(not w or w[0].isupper() or w[0].isdigit() or _is_function(w) for w in words)
+
+
+def _trim_known_names(sentence: str, asked: set[str]) -> str:
+    """A `_names_only` sentence without the names at either end whose words the question all has, and without
+    function words at its ends: "The Pellin Owls are in the North Division of the Aubel League." for "Which league
+    do the Pellin Owls play in?" -> "North Division of the Aubel League" (a name is trimmed whole, never a word of
+    it, so "League" stays)."""
+    units: list[list[str]] = []  # each a run of capitalised words and numbers, or one function word
+    for token in sentence.split():
+        if units and not _is_function(token) and not _is_function(units[-1][-1]):
+            units[-1].append(token)
+        else:
+            units.append([token])
+
+    def known(unit: list[str]) -> bool:
+        return all(_is_function(t) or _in_question(t, asked) for t in unit)
+
+    while units and known(units[0]):
+        units.pop(0)
+    while units and known(units[-1]):
+        units.pop()
+    return " ".join(t for unit in units for t in unit).strip(" ,;:.")
 
 
 def _in_question(token: str, asked: set[str]) -> bool:

@@ -66,20 +66,25 @@ def atomic_write_jsonl(path: str | Path, rows: Any) -> None:
     atomic_write_text(path, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
 
 
-def check_writable_dir(target: str | Path, marker: str | None = None) -> Path:
+def check_writable_dir(target: str | Path, marker: str | None = None,
+                       manifest_format: str | None = None) -> Path:
     """Check, before any work, that `atomic_dir` may write the directory `target`; returns it resolved.
 
     `target` may be absent, an empty directory, or a directory holding the file `marker` (the artifact's own
-    manifest: an earlier run's output, which is replaced). Anything else is refused, so that an output path
-    pointing at a file, at the corpus or at a folder of other files never deletes them.
+    manifest: an earlier run's output, which is replaced). With `manifest_format`, the marker must also be a JSON
+    object whose "format" is `manifest_format` ("memo-reflections/1"): a folder that merely holds a file of the
+    same name (a web app's or a dataset's `manifest.json`) is not an earlier output. Anything else is refused, so
+    that an output path pointing at a file, at the corpus or at a folder of other files never deletes them.
 
     Raises:
-        FileExistsError: `target` is a file, or a non-empty directory without `marker`.
+        FileExistsError: `target` is a file, or a non-empty directory without `marker` (of `manifest_format`).
         PermissionError: the directory that would hold `target` cannot be created or written.
     """
     target = Path(target).expanduser().resolve()
-    if target.is_file() or (target.is_dir() and any(target.iterdir()) and not (marker and (target / marker).is_file())):
-        what = "a file" if target.is_file() else "a folder of other files" + (f" (no {marker})" if marker else "")
+    if target.is_file() or (target.is_dir() and any(target.iterdir())
+                            and not _is_output(target, marker, manifest_format)):
+        what = "a file" if target.is_file() else "a folder of other files" + (
+            f" (no {marker}{f' of format {manifest_format}' if manifest_format else ''})" if marker else "")
         raise FileExistsError(f"{target} is {what}; choose a new output path or remove it first")
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -92,14 +97,28 @@ def check_writable_dir(target: str | Path, marker: str | None = None) -> Path:
     return target
 
 
+def _is_output(folder: Path, marker: str | None, manifest_format: str | None) -> bool:
+    """Whether `folder` holds `marker`, and (with `manifest_format`) the marker is a JSON manifest of that format."""
+    if not marker or not (folder / marker).is_file():
+        return False
+    if manifest_format is None:
+        return True
+    try:
+        manifest = json.loads((folder / marker).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError):
+        return False
+    return isinstance(manifest, dict) and manifest.get("format") == manifest_format
+
+
 @contextmanager
-def atomic_dir(target: str | Path, marker: str | None = None) -> Iterator[Path]:
+def atomic_dir(target: str | Path, marker: str | None = None, manifest_format: str | None = None) -> Iterator[Path]:
     """Build a directory in a temporary sibling and move it into place only when the block succeeds.
 
-    An existing `target` is replaced only when `check_writable_dir(target, marker)` allows it (empty, or an earlier
-    output holding `marker`); on any failure it is left untouched and the partial build removed.
+    An existing `target` is replaced only when `check_writable_dir(target, marker, manifest_format)` allows it
+    (empty, or an earlier output holding `marker` of `manifest_format`); on any failure it is left untouched and
+    the partial build removed.
     """
-    target = check_writable_dir(target, marker)
+    target = check_writable_dir(target, marker, manifest_format)
     tmp = temporary_dir(target.parent, f".{target.name}.tmp-")
     try:
         yield tmp

@@ -307,3 +307,14 @@ def test_an_output_folder_replaces_only_an_earlier_output_never_other_files(tmp_
     with pytest.raises(FileExistsError, match=str(notes)):
         with atomic_dir(".", "manifest.json"):
             pass
+    # with a format, a folder holding another program's manifest.json is not an earlier output
+    for text in ('{"name": "my-webapp"}', "[]", "not json", '{"format": "memo-other/1"}'):
+        (notes / "manifest.json").write_text(text)
+        with pytest.raises(FileExistsError, match="of format memo-test/1"):
+            with atomic_dir(notes, "manifest.json", "memo-test/1"):
+                pass
+    assert (notes / "todo.txt").read_text() == "keep me"
+    (empty / "manifest.json").write_text('{"format": "memo-test/1"}')  # an earlier output of that format
+    with atomic_dir(empty, "manifest.json", "memo-test/1") as tmp:
+        (tmp / "new.txt").write_text("new")
+    assert sorted(p.name for p in empty.iterdir()) == ["new.txt"]

@@ -36,6 +36,22 @@ def test_directory_of_text_files_with_bad_ones_listed(tmp_path):
     assert all(c.doc_id in {d.id for d in corpus.documents} for c in corpus.chunks)
 
 
+def test_an_output_of_memo_inside_the_corpus_folder_is_not_read_as_documents(tmp_path):
+    root = tmp_path / "docs"
+    (root / "refl" / "steps").mkdir(parents=True)
+    (root / "note.md").write_text("The Osk mural is in Pellin.")
+    (root / "refl" / "manifest.json").write_text(json.dumps({"format": "memo-reflections/1"}))
+    (root / "refl" / "corpus.jsonl").write_text(json.dumps({"type": "document", "text": "Copied text."}) + "\n")
+    (root / "refl" / "steps" / "direct.jsonl").write_text(json.dumps({"question": "Q?", "answer": "A."}) + "\n")
+    (root / "app").mkdir()  # another program's manifest is no reason to leave a folder out
+    (root / "app" / "manifest.json").write_text(json.dumps({"name": "app", "format": "webapp/2"}))
+    (root / "app" / "readme.txt").write_text("The app reads notes.")
+    corpus = load_corpus(root, count_tokens=words)
+    assert sorted(d.text for d in corpus.documents) == ["The Osk mural is in Pellin.", "The app reads notes."]
+    assert [s for s in corpus.skipped if "refl" in s["source"]] == [
+        {"source": str(root / "refl"), "reason": "output of memo (memo-reflections/1), not documents"}]
+
+
 def test_ids_are_stable_content_hashes(tmp_path):
     (tmp_path / "a.txt").write_text("Ada Ferrin built the Orla Bridge in 1887.", encoding="utf-8")
     first, second = load_corpus(tmp_path, count_tokens=words), load_corpus(tmp_path, count_tokens=words)
@@ -283,10 +299,12 @@ def test_a_document_without_reflections_is_reported_in_the_cli_and_manifest(tmp_
     (root / "bakery.txt").write_text("Marie Dubois founded the Lumen Bakery in 1998. The bakery is in Veldmark.",
                                      encoding="utf-8")
     (root / "menu.txt").write_text("Menu.\n\nPrices.\n\nOpen daily.", encoding="utf-8")  # no sentence to ask about
+    (root / "café.txt").write_bytes("The café opened in 1999.".encode("cp1252"))  # read with a warning
     out = tmp_path / "out"
     result = CliRunner().invoke(app, ["reflect", str(root), "-o", str(out), "--steps", "direct",
                                       "--profile", "rules", "-g", "embedded"])
     assert result.exit_code == 0, result.output
+    assert "warning" in result.output and "not UTF-8: decoded as cp1252" in " ".join(result.output.split())
     assert "no reflections from" in result.output and "menu.txt" in result.output
     assert "bakery.txt" not in result.output.split("no reflections from", 1)[1]
     manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
@@ -294,6 +312,7 @@ def test_a_document_without_reflections_is_reported_in_the_cli_and_manifest(tmp_
     assert missing["title"] == "menu" and missing["chunks"] == 1
     # a corpus with nothing to ask about is an error, not a dataset to train on; and the output path is checked
     (root / "bakery.txt").unlink()
+    (root / "café.txt").unlink()
     result = CliRunner().invoke(app, ["reflect", str(root), "-o", str(out), "--steps", "direct",
                                       "--profile", "rules", "-g", "embedded"])
     assert result.exit_code == 1 and "no reflections: " in result.output and "English" in result.output

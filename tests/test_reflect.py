@@ -352,6 +352,11 @@ def test_an_output_path_over_the_corpus_or_other_files_is_refused_before_any_wor
     with pytest.raises(FileExistsError, match="choose a new output path"):
         reflect(corpus_dir, corpus_dir, ReflectConfig(profile="rules"), model=Scripted(never_called))
     assert sorted(p.name for p in corpus_dir.iterdir()) == before
+    (corpus_dir / "manifest.json").write_text('{"name": "a downloaded dataset"}')  # not a reflections manifest
+    with pytest.raises(FileExistsError, match="choose a new output path"):
+        reflect(corpus_dir, corpus_dir, ReflectConfig(profile="rules"), model=Scripted(never_called))
+    assert sorted(p.name for p in corpus_dir.iterdir()) == sorted(before + ["manifest.json"])
+    (corpus_dir / "manifest.json").unlink()
     out = tmp_path / "refl"
     reflect(corpus_dir, out, ReflectConfig(profile="rules", steps=("direct",)), model=Scripted(never_called))
     reflect(corpus_dir, out, ReflectConfig(profile="rules", steps=("direct",)), model=Scripted(never_called))  # replaced

@@ -61,6 +61,8 @@ def test_wh_word_follows_the_entity_type_and_role():
         "Where was the painter Jonas Ekberg born?"
     count = by_answer(asked("The tannery employs 320 workers."), "320 workers")
     assert count.text == "How many workers does the tannery employ?"
+    large = by_answer(asked("The tannery sold 2.5 million hides."), "2.5 million hides")  # the whole number
+    assert large.text == "How many hides did the tannery sell?"
     for label, wh in (("WORK_OF_ART", "Which work"), ("EVENT", "Which event"), ("ORG", "Which organisation"),
                       ("PERSON", "Who")):
         q = by_answer(asked("The choir performed the Winter Requiem in Vienna.", ("Winter Requiem", label)),
@@ -586,6 +588,11 @@ def test_a_bracket_after_the_subject_keeps_its_dates_places_and_the_subject():
     assert clean_document("Rolf Vorst (born 24/06/1987) is a footballer.", "t").text == \
         "Rolf Vorst is a footballer. Rolf Vorst was born 24/06/1987."
     assert clean_document("Rolf Vorst (/ˈrɔlf/) is a footballer.", "t").text == "Rolf Vorst is a footballer."
+    # a birth or an alias after a pronunciation is kept (it was dropped with it)
+    assert clean_document("Rolf Vorst (/ˈrɔlf/; born 3 May 1987 in Halden) is a footballer.", "t").text == \
+        "Rolf Vorst is a footballer. Rolf Vorst was born on 3 May 1987 in Halden."
+    assert clean_document("Rolf Vorst (German: [ʁɔlf]; also known as Rudi Vorst) is a footballer.", "t").text == \
+        "Rolf Vorst is a footballer. Rolf Vorst is also known as Rudi Vorst."
     text = "Edda Wendt (18 October 1850, Halden, Norse Land – 3 March 1921, Orrin) was a painter. "
     assert ("Where was Edda Wendt born?", "Halden, Norse Land", ["What is the place of birth of Edda Wendt?"]) in \
         related(text, "Edda Wendt")

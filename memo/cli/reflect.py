@@ -76,6 +76,8 @@ def reflect(
             console.print(f"dropped in {step}: " + ", ".join(f"{r} {n}" for r, n in reasons.items()))
     for s in m["corpus"]["skipped"]:
         console.print(f"[yellow]skipped[/] {s['source']}: {s['reason']}", highlight=False)
+    for w in m["corpus"]["warnings"]:
+        console.print(f"[yellow]warning[/] {escape(w['source'])}: {w['warning']}", highlight=False)
     for d in m["corpus"]["without_reflections"]:
         console.print(f"[yellow]no reflections[/] from {escape(d['source'] or d['title'] or d['id'])} "
                       f"({d['chunks']} chunk(s))", highlight=False)

@@ -168,13 +168,24 @@ def _docs_from_file(path: Path, skipped: list[dict], warnings: list[dict]) -> li
     return docs
 
 
+def _memo_format(manifest: Path) -> str | None:
+    """The "format" of `manifest` when it is one of this project's ("memo-reflections/1", ...), else None."""
+    try:
+        data = json.loads(manifest.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError):
+        return None
+    fmt = data.get("format") if isinstance(data, dict) else None
+    return fmt if isinstance(fmt, str) and fmt.startswith("memo-") else None
+
+
 def load_corpus(path: str | Path, chunk_tokens: int = 256, overlap_tokens: int = 32,
                 count_tokens: Callable[[str], int] | None = None) -> Corpus:
     """Read a corpus from disk: its documents (deduplicated by id) and their token-bounded chunks.
 
     Parameters:
         path: a directory (read recursively, files and folders whose name starts with "." left out, suffixes in
-            any case), a single document file, a JSONL file or a JSON file (formats: module docstring and
+            any case; a folder below it that holds this project's output, a `manifest.json` whose "format" starts
+            with "memo-", is left out and listed once in `skipped`), a single document file, a JSONL file or a JSON file (formats: module docstring and
             docs/CORPUS.md). `~` is expanded.
         chunk_tokens: the most tokens one chunk holds (default 256), counted with `count_tokens`.
         overlap_tokens: tokens of whole sentences a chunk repeats from the end of the previous one (default 32);
@@ -201,12 +212,16 @@ def load_corpus(path: str | Path, chunk_tokens: int = 256, overlap_tokens: int =
     root = Path(path).expanduser()
     if not root.exists():
         raise CorpusError(f"corpus path {root} does not exist")
+    skipped: list[dict] = []
     if root.is_dir():  # hidden files and folders (.git, .DS_Store) are not documents
         files = sorted(p for p in root.rglob("*") if p.is_file()
                        and not any(part.startswith(".") for part in p.relative_to(root).parts))
+        outputs = {m.parent: f for m in files if m.name == "manifest.json" and m.parent != root
+                   and (f := _memo_format(m))}  # reflections written into the corpus folder, say
+        skipped += [{"source": str(d), "reason": f"output of memo ({f}), not documents"} for d, f in outputs.items()]
+        files = [p for p in files if not any(d in p.parents for d in outputs)]
     else:
         files = [root]
-    skipped: list[dict] = []
     warnings: list[dict] = []
     docs: dict[str, Document] = {}
     for f in files:

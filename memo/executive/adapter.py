@@ -69,7 +69,7 @@ def build_adapter(output: str | Path | None = None, examples: int = EXAMPLES, se
         weights = {k: v.to(torch.float16).contiguous() for k, v in load_file(artifact / "adapter_model.safetensors").items()}
         adapter_config = json.loads((artifact / "adapter_config.json").read_text())
         adapter_config["base_model_name_or_path"] = "embedded"
-        with atomic_dir(output, "manifest.json") as out:
+        with atomic_dir(output, "manifest.json", EXECUTIVE_ADAPTER_FORMAT) as out:
             save_file(weights, out / "adapter_model.safetensors", metadata={"format": "pt"})
             atomic_write_json(out / "adapter_config.json", adapter_config)
             shutil.copyfile(artifact / CHAT_TEMPLATE_FILE, out / CHAT_TEMPLATE_FILE)

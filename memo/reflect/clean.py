@@ -105,8 +105,12 @@ def _rewrite_parentheticals(text: str) -> str:
                 inner, before = text[start + 1 : k], text[i:start]
                 name = re.search(r"((?:[A-Z][\w.'’-]*\s?){1,6})\s*$", before)
                 if _drop_parenthetical(inner):  # a life span after a gloss stays: "(Hebrew: ...; 1901 – 1975)"
-                    span = [part.strip() for part in inner.split(";")[1:] if LIFE_SPAN.match(part)]
+                    parts = [part.strip() for part in inner.split(";")[1:]]
+                    span = [part for part in parts if LIFE_SPAN.match(part)]
                     out.append(before.rstrip() + (f" ({span[-1]})" if span else ""))
+                    if name:  # and a birth or an alias after it is kept as above: "(/ˈvɛsnə/; born 1962 in Kaldera)"
+                        pending += [_bracket_sentence(name.group(1).strip(), part) for part in parts
+                                    if not _drop_parenthetical(part) and (_BORN.match(part) or _ALIAS.match(part))]
                     i = k + 1
                 elif name and (_BORN.match(inner) or _ALIAS.match(inner)) and ";" not in inner:
                     pending.append(_bracket_sentence(name.group(1).strip(), inner))

@@ -160,8 +160,9 @@ def reflect(corpus_path: str | Path | Corpus, output_dir: str | Path, cfg: Refle
         corpus_path: a path `memo.corpus.load_corpus` reads (chunked with `cfg.chunk_tokens` /
             `cfg.overlap_tokens`), or a loaded `Corpus` (used as it is).
         output_dir: the dataset directory; written atomically (`memo.paths.atomic_dir`) only at the end. An
-            earlier dataset there (holding `manifest.json`) is replaced; a file or a folder of other files is
-            refused before any work (`FileExistsError`, `memo.paths.check_writable_dir`).
+            earlier dataset there (holding a `manifest.json` of format "memo-reflections/1") is replaced; a file
+            or a folder of other files is refused before any work (`FileExistsError`,
+            `memo.paths.check_writable_dir`).
         cfg: the `[reflect]` settings (`ReflectConfig`); default memo.toml's, `load_config().reflect_config()`.
             `cfg.profile` picks the step implementations: "full" (generator calls, llm_steps.py), "rules"
             (spaCy's parse, no generator, rule_steps.py) or "auto" (`choose_profile`: rules for the embedded
@@ -193,7 +194,7 @@ def reflect(corpus_path: str | Path | Corpus, output_dir: str | Path, cfg: Refle
     Every generator call goes through the response cache, so a re-run after a failure repeats none it completed.
     """
     cfg = cfg or load_config().reflect_config()
-    check_writable_dir(output_dir, REFLECTIONS_MANIFEST)  # before any work, not after it
+    check_writable_dir(output_dir, REFLECTIONS_MANIFEST, REFLECTIONS_FORMAT)  # before any work, not after it
     started = time.perf_counter()
     corpus = _load(corpus_path, cfg)
     spec = model.spec if model is not None else _spec(cfg)
@@ -317,7 +318,7 @@ def reflect(corpus_path: str | Path | Corpus, output_dir: str | Path, cfg: Refle
         "coverage": cov,
         "wall_seconds": round(wall, 2),
     }
-    with atomic_dir(output_dir, REFLECTIONS_MANIFEST) as tmp:
+    with atomic_dir(output_dir, REFLECTIONS_MANIFEST, REFLECTIONS_FORMAT) as tmp:
         atomic_write_jsonl(tmp / REFLECTIONS_FILE, [p.record() for p in pairs])
         atomic_write_jsonl(tmp / "messages.jsonl", [{"messages": [{"role": "user", "content": p.question},
                                                                   {"role": "assistant", "content": p.answer}]}

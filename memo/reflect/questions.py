@@ -352,7 +352,8 @@ def _target(comp: Token, role: str, kinds: dict[str, str] | None = None) -> Targ
         counted = [t for t in np if t.i >= noun.i and t in phrase(noun)]
         mods = [t for t in np if nummod[0].i < t.i < noun.i]
         wh = "how many " + _span(mods + counted) if counted else "how many"
-        return Target(np, wh, _span([t for t in np if t.i >= nummod[0].i and t.dep_ != "det"]), "CARDINAL", role, prep)
+        first = min(t.i for t in nummod[0].subtree)  # "4.5 million euros", not "million euros"
+        return Target(np, wh, _span([t for t in np if t.i >= first and t.dep_ != "det"]), "CARDINAL", role, prep)
     if label == "MONEY" or (label == "QUANTITY" and not nummod):
         return Target(np, "how much", text, label, role, prep)
     if label == "PERCENT":

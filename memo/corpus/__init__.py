@@ -185,8 +185,8 @@ def load_corpus(path: str | Path, chunk_tokens: int = 256, overlap_tokens: int =
     Parameters:
         path: a directory (read recursively, files and folders whose name starts with "." left out, suffixes in
             any case; a folder below it that holds this project's output, a `manifest.json` whose "format" starts
-            with "memo-", is left out and listed once in `skipped`), a single document file, a JSONL file or a JSON file (formats: module docstring and
-            docs/CORPUS.md). `~` is expanded.
+            with "memo-", is left out and listed once in `skipped`), a single document file, a JSONL file or a
+            JSON file (formats: module docstring and docs/CORPUS.md). `~` is expanded.
         chunk_tokens: the most tokens one chunk holds (default 256), counted with `count_tokens`.
         overlap_tokens: tokens of whole sentences a chunk repeats from the end of the previous one (default 32);
             0 <= overlap_tokens < chunk_tokens.
@@ -218,7 +218,8 @@ def load_corpus(path: str | Path, chunk_tokens: int = 256, overlap_tokens: int =
                        and not any(part.startswith(".") for part in p.relative_to(root).parts))
         outputs = {m.parent: f for m in files if m.name == "manifest.json" and m.parent != root
                    and (f := _memo_format(m))}  # reflections written into the corpus folder, say
-        skipped += [{"source": str(d), "reason": f"output of memo ({f}), not documents"} for d, f in outputs.items()]
+        skipped += [{"source": str(d), "reason": f"output of memo ({f}), not documents"}
+                    for d, f in outputs.items()]
         files = [p for p in files if not any(d in p.parents for d in outputs)]
     else:
         files = [root]

@@ -20,9 +20,9 @@ what the question asks for (a number or date, or a name), and what the answer ad
    Victoria's reign." for "What was the Victorian era?").
 3. A one-sentence answer to a question not asking for a number whose words are all capitalised, numbers or
    function words (names and titles joined by "is", "of", "and": 'The U.S. Navy's "Sea, Air, and Land" Teams.')
-   gives itself, up to `RESTATED_LEAD` words, with the words the question has trimmed from both ends ("Ines
-   Okafor is the CEO of Brisk Foods." for "Who is the CEO of Brisk Foods?" -> "Ines Okafor"). Such an answer has
-   no verb or noun telling which of its names is the fact, so the one the question does not have is.
+   gives itself, up to `RESTATED_LEAD` words, with the names the question has trimmed whole from both ends
+   ("Ines Okafor is the CEO of Brisk Foods." for "Who is the CEO of Brisk Foods?" -> "Ines Okafor"). Such an answer
+   has no verb or noun telling which of its names is the fact, so the one the question does not have is.
 4. Otherwise the first span of the expected kind that the question does not already contain: a number for
    "when / what year / how many / how much / how old / how long" questions (a number inside a written date
    gives the whole date: "December 14, 1814"; a currency sign and a scale word stay: "$4.5 million"), else a

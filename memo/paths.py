@@ -97,17 +97,22 @@ def check_writable_dir(target: str | Path, marker: str | None = None,
     return target
 
 
-def _is_output(folder: Path, marker: str | None, manifest_format: str | None) -> bool:
-    """Whether `folder` holds `marker`, and (with `manifest_format`) the marker is a JSON manifest of that format."""
+def read_manifest_format(manifest: str | Path) -> str | None:
+    """The "format" string of the JSON manifest file `manifest` ("memo-reflections/1"); None when the file is
+    missing or unreadable, or is not a JSON object with a string "format"."""
+    try:
+        data = json.loads(Path(manifest).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError):
+        return None
+    fmt = data.get("format") if isinstance(data, dict) else None
+    return fmt if isinstance(fmt, str) else None
+
+
+def _is_output(folder: Path, marker: str | None, expected: str | None) -> bool:
+    """Whether `folder` holds `marker`, and (with `expected`) the marker is a JSON manifest of that format."""
     if not marker or not (folder / marker).is_file():
         return False
-    if manifest_format is None:
-        return True
-    try:
-        manifest = json.loads((folder / marker).read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, ValueError):
-        return False
-    return isinstance(manifest, dict) and manifest.get("format") == manifest_format
+    return expected is None or read_manifest_format(folder / marker) == expected
 
 
 @contextmanager

@@ -16,6 +16,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable
 
+from ..paths import read_manifest_format
 from .chunking import pack_chunks, split_sentences
 from .readers import DATA_SUFFIXES, READERS, Unreadable, decode_text, unsupported_reason
 
@@ -168,16 +169,6 @@ def _docs_from_file(path: Path, skipped: list[dict], warnings: list[dict]) -> li
     return docs
 
 
-def _memo_format(manifest: Path) -> str | None:
-    """The "format" of `manifest` when it is one of this project's ("memo-reflections/1", ...), else None."""
-    try:
-        data = json.loads(manifest.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, ValueError):
-        return None
-    fmt = data.get("format") if isinstance(data, dict) else None
-    return fmt if isinstance(fmt, str) and fmt.startswith("memo-") else None
-
-
 def load_corpus(path: str | Path, chunk_tokens: int = 256, overlap_tokens: int = 32,
                 count_tokens: Callable[[str], int] | None = None) -> Corpus:
     """Read a corpus from disk: its documents (deduplicated by id) and their token-bounded chunks.
@@ -217,7 +208,7 @@ def load_corpus(path: str | Path, chunk_tokens: int = 256, overlap_tokens: int =
         files = sorted(p for p in root.rglob("*") if p.is_file()
                        and not any(part.startswith(".") for part in p.relative_to(root).parts))
         outputs = {m.parent: f for m in files if m.name == "manifest.json" and m.parent != root
-                   and (f := _memo_format(m))}  # reflections written into the corpus folder, say
+                   and (f := read_manifest_format(m) or "").startswith("memo-")}  # reflections written into it, say
         skipped += [{"source": str(d), "reason": f"output of memo ({f}), not documents"}
                     for d, f in outputs.items()]
         files = [p for p in files if not any(d in p.parents for d in outputs)]

@@ -177,8 +177,7 @@ def _trim_known(sentence: str, asked: set[str]) -> str:
     tokens = sentence.split()
 
     def known(token: str) -> bool:
-        word = normalize_text(token)
-        return not word or word in _FUNCTION or _in_question(token, asked)
+        return _is_function(token) or _in_question(token, asked)
 
     while tokens and known(tokens[0]):
         if normalize_text(tokens.pop(0)) in _ARTICLES:
